@@ -1,0 +1,1 @@
+"""Process reward models: per-step scores of a multi-step solution, aggregated to one reward."""

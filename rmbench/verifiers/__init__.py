@@ -1,0 +1,1 @@
+"""Verifiers: programmatic correctness checks (math answers, code unit tests)."""
