@@ -1,10 +1,15 @@
 """Parity with TRL's ``RewardTrainer``: same model, data and hyperparameters, same losses.
 
 Both trainers start from the same weights (the base loaded once per trainer under the same
-seed, so the new score head is identical), see the same pairs in the same order (TRL gets the
-pairs pre-tokenised by rmbench, in rmbench's order, with ``train_sampling_strategy
-="sequential"``) and use the same AdamW, warmup + cosine schedule, clipping, weight-decay
-grouping, reward centering and loss. Per-step losses must agree within 1e-4 on CPU.
+seed, so the new score head is identical), see the same pairs in the same order (TRL gets them
+in rmbench's order with ``train_sampling_strategy="sequential"``) and use the same AdamW,
+warmup + cosine schedule, clipping, weight-decay grouping, reward centering and loss. Per-step
+losses must agree within 1e-4 on CPU.
+
+The encoder (BERT) gets the pairs pre-tokenised by rmbench. The decoder (Llama, whose chat
+template ends every turn with eos and whose tokenizer pads with eos) gets them as
+conversations, so TRL applies the chat template and tokenises itself; TRL is handed the
+tokenizer rmbench prepared, with its dedicated pad token, and must produce the very same ids.
 
 Needs the ``train-parity`` extra (``pip install -e ".[train-parity]"``); skipped without trl.
 """
@@ -17,12 +22,14 @@ import numpy as np
 import pytest
 from test_train import (
     _one_thread,
+    _texts,
     config,
     make_bert_base,
     synthetic_rows,
     train_records,
     write_jsonl,
 )
+from train_models import make_llama_chat_base
 
 trl = pytest.importorskip("trl")
 
@@ -35,8 +42,11 @@ from rmbench.train.runner import load_pairs, run_training  # noqa: E402
 __all__ = ["_one_thread"]  # the autouse fixture applies here too
 
 
-def trl_step_losses(cfg, steps: int) -> list[float]:
-    """Train with TRL's RewardTrainer on rmbench's pairs and order; per-step mean losses."""
+def trl_step_losses(cfg, steps: int, conversational: bool = False) -> list[float]:
+    """Train with TRL's RewardTrainer on rmbench's pairs and order; per-step mean losses.
+
+    ``conversational``: TRL gets prompt/chosen/rejected messages and tokenises them itself
+    (asserted to give rmbench's ids); otherwise it gets rmbench's token ids."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
@@ -44,18 +54,31 @@ def trl_step_losses(cfg, steps: int) -> list[float]:
     disable_dropout(base.model)
     pairs, _, _ = load_pairs(cfg)
     data, _ = tokenize_pairs(pairs, ChatFormatter(base.tokenizer, cfg.chat_template), 10**6)
+    assert len(data) == len(pairs)
     schedule = Schedule.plan(len(data), cfg)
     order: list[int] = []
     for step in range(steps):
         for micro in schedule.micro_batches(step, len(data), cfg):
             assert len(micro) == cfg.batch_size  # TRL's sequential batches must line up
             order.extend(int(i) for i in micro)
-    dataset = Dataset.from_dict(
-        {
-            "chosen_ids": [data.chosen[i].tolist() for i in order],
-            "rejected_ids": [data.rejected[i].tolist() for i in order],
-        }
-    )
+    if conversational:
+        dataset = Dataset.from_list(
+            [
+                {
+                    "prompt": [dict(m) for m in pairs[i].prompt],
+                    "chosen": [{"role": "assistant", "content": pairs[i].chosen}],
+                    "rejected": [{"role": "assistant", "content": pairs[i].rejected}],
+                }
+                for i in order
+            ]
+        )
+    else:
+        dataset = Dataset.from_dict(
+            {
+                "chosen_ids": [data.chosen[i].tolist() for i in order],
+                "rejected_ids": [data.rejected[i].tolist() for i in order],
+            }
+        )
     micro_losses: list[float] = []
 
     class Recording(RewardTrainer):
@@ -92,6 +115,8 @@ def trl_step_losses(cfg, steps: int) -> list[float]:
     trainer = Recording(
         model=base.model, args=args, train_dataset=dataset, processing_class=base.tokenizer
     )
+    assert trainer.train_dataset["chosen_ids"] == [data.chosen[i].tolist() for i in order]
+    assert trainer.train_dataset["rejected_ids"] == [data.rejected[i].tolist() for i in order]
     trainer.train()
     assert len(micro_losses) == steps * cfg.grad_accum
     return [
@@ -123,4 +148,32 @@ def test_per_step_losses_match_trl(tmp_path: Path, grad_accum: int) -> None:
     theirs = trl_step_losses(cfg, 12)
     assert len(ours) == len(theirs) == 12
     assert ours[-1] < ours[0] - 0.3  # it trains, so later steps test the optimizer too
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+
+
+def test_decoder_per_step_losses_match_trl(tmp_path: Path) -> None:
+    """A Llama base with pad = eos and an eos-terminated chat template, trained by both."""
+    rows = synthetic_rows(96, seed=11)
+    data = write_jsonl(tmp_path / "prefs.jsonl", rows)
+    base = make_llama_chat_base(tmp_path / "llama", _texts(rows))
+    cfg = config(
+        data,
+        base,
+        tmp_path / "run",
+        eval_fraction=0.0,
+        batch_size=4,
+        grad_accum=2,
+        max_steps=10,
+        learning_rate=3e-3,
+        warmup_steps=2,
+        weight_decay=0.01,
+        center_rewards_coefficient=0.01,
+    )
+    outcome = run_training(cfg)
+    manifest = outcome.run_dir / "train_manifest.json"
+    assert '"added_pad_token": true' in manifest.read_text()
+    ours = [r["loss"] for r in train_records(tmp_path / "run")]
+    theirs = trl_step_losses(cfg, 10, conversational=True)
+    assert len(ours) == len(theirs) == 10
+    assert ours[-1] < ours[0] - 0.3
     np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
