@@ -9,7 +9,11 @@ bare POST is what a long judging run needs:
   header in seconds is honoured instead when the server sends one. Other 4xx are the caller's
   mistake (wrong model name, bad key) and fail at once;
 * a **timeout** per attempt (the socket timeout of ``urllib``);
-* **token usage** from the reply's ``usage`` object.
+* **token usage** from the reply's ``usage`` object;
+* with ``top_logprobs`` set, the reply's tokens and each token's most likely alternatives
+  (``logprobs: true, top_logprobs: k`` in the request), for soft verdicts (:mod:`.soft`).
+
+:class:`OpenAIBackend` runs many requests through one client with bounded concurrency.
 
 The API key is sent as a bearer token and kept only in this object: it never appears in an
 error message, a repr or anything the scorer reports.
@@ -22,8 +26,10 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rmbench.errors import ScoringError
 
@@ -38,6 +44,10 @@ class ChatResult:
     prompt_tokens: int
     completion_tokens: int
     attempts: int  # 1 + retries
+    # With logprobs: the reply's tokens (their texts joined are the reply) and, per token, the
+    # log-probabilities of the chosen token and its top alternatives, by token text.
+    pieces: tuple[str, ...] = ()
+    alternatives: tuple[dict[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class ClientSettings:
     backoff: float = 1.0
     seed: int = 0
     max_tokens: int = 1024
+    top_logprobs: int | None = None  # ask for logprobs (soft verdicts)
     api_key: str | None = field(default=None, repr=False)
 
 
@@ -89,13 +100,17 @@ class ChatClient:
 
     def body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The request body: deterministic decoding, so a rerun asks the same question."""
-        return {
+        body: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,
             "temperature": 0,
             "seed": self.settings.seed,
             "max_tokens": self.settings.max_tokens,
         }
+        if self.settings.top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.settings.top_logprobs
+        return body
 
     def complete(self, messages: list[dict[str, str]]) -> ChatResult:
         """One completion, retried on transient failures; a :class:`ScoringError` otherwise."""
@@ -153,11 +168,14 @@ class ChatClient:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
             usage = data.get("usage") or {}
+            pieces, alternatives = self._logprobs(choice)
             return ChatResult(
                 text=str(text),
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
                 attempts=attempt,
+                pieces=pieces,
+                alternatives=alternatives,
             )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             excerpt = " ".join(raw[:200].decode("utf-8", "replace").split())
@@ -165,3 +183,69 @@ class ChatClient:
                 f"judge server {self.url} answered with something that is not a chat completion: "
                 f"{excerpt!r}"
             ) from None
+
+    def _logprobs(
+        self, choice: dict[str, Any]
+    ) -> tuple[tuple[str, ...], tuple[dict[str, float], ...]]:
+        """Tokens and alternatives from ``choice.logprobs.content`` (empty unless requested;
+        a reply without them then has no soft verdict, which the scorer counts)."""
+        if self.settings.top_logprobs is None:
+            return (), ()
+        content = (choice.get("logprobs") or {}).get("content") or []
+        pieces: list[str] = []
+        alternatives: list[dict[str, float]] = []
+        for entry in content:
+            token = str(entry["token"])
+            options = {
+                str(alt["token"]): float(alt["logprob"]) for alt in entry.get("top_logprobs") or []
+            }
+            options.setdefault(token, float(entry["logprob"]))
+            pieces.append(token)
+            alternatives.append(options)
+        return tuple(pieces), tuple(alternatives)
+
+
+Key = TypeVar("Key")
+
+
+class OpenAIBackend:
+    """Sends judge requests to a server, at most ``concurrency`` at a time."""
+
+    def __init__(self, client: ChatClient, concurrency: int) -> None:
+        self.client = client
+        self.concurrency = concurrency
+
+    def run(
+        self, jobs: Iterable[tuple[Key, list[dict[str, str]]]]
+    ) -> Iterator[tuple[Key, ChatResult]]:
+        """Replies to ``jobs`` (key, messages) as they arrive, in any order.
+
+        Requests are submitted a few at a time rather than all up front, so memory stays flat on
+        large suites, comparison sets finish roughly in order, and a failure leaves little
+        queued. On an error or Ctrl-C, queued requests never start, retries stop waiting, and
+        only requests already on the wire (at most ``concurrency``) are waited for.
+        """
+        self.client.cancel.clear()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        window = 4 * self.concurrency
+        source = iter(jobs)
+        pending: dict[Future[ChatResult], Key] = {}
+        exhausted = False
+        try:
+            while pending or not exhausted:
+                while not exhausted and len(pending) < window:
+                    job = next(source, None)
+                    if job is None:
+                        exhausted = True
+                        break
+                    pending[pool.submit(self.client.complete, job[1])] = job[0]
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = pending.pop(future)
+                    # a ScoringError ends the run here; sets already yielded are in the cache
+                    yield key, future.result()
+        finally:
+            self.client.cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,21 +1,18 @@
-"""``judge-openai``: a pairwise LLM judge behind an OpenAI-compatible server, as a scorer.
+"""Generative judges as scorers: one driver for every mode and backend, and ``judge-openai``.
 
-A pairwise judge says which of two answers is better; a suite needs one number per response.
-The bridge:
+A judge answers questions about responses; a suite needs one number per response. The bridge:
 
-* **comparison sets.** The scorer declares ``compares_within_group``, so the runner tells it
-  each response's suite group and caches scores per (group, prompt, response): the responses
-  compared with each other are exactly a group's, even where groups share a prompt
-  (RewardBench 1 reuses prompts across its alpacaeval-* and mt-bench-* subsets). Items without
-  a group (a caller outside the runner) are grouped by identical prompt;
-* **round robin, both orders.** Every pair in a set is judged twice, each response once in
-  position A; a pair is won only when both orders agree. Disagreement (position bias) is a tie;
-  a pair without a parseable verdict in both orders scores as no preference (0.5 each), never
-  as a guessed winner. Both are counted and reported;
-* **score** = the response's mean points over the other responses in its set (win 1, tie or no
-  preference 0.5, loss 0). For a pair that is 1 / 0.5 / 0, so a strict suite such as
-  RewardBench counts a pair as correct only when the judge preferred the chosen answer in both
-  orders. For N > 2 it is the Copeland-style win rate, which ranks the N responses.
+* **comparison sets.** Modes that compare responses (pairwise, best-of-4) declare
+  ``compares_within_group``, so the runner tells the scorer each response's suite group and
+  caches scores per (group, prompt, response): the responses compared with each other are
+  exactly a group's, even where groups share a prompt (RewardBench 1 reuses prompts across its
+  alpacaeval-* and mt-bench-* subsets). Items without a group (a caller outside the runner) are
+  grouped by identical prompt. Ratings judge each response alone, so each is its own set;
+* **modes** (:mod:`.modes`) say which requests a set needs and turn the replies into scores;
+  pairwise judging is round robin in both orders, a pair won only when both orders agree;
+* **backends** only generate: :class:`~.openai_client.OpenAIBackend` (``judge-openai``) and
+  :class:`~.local_backend.LocalBackend` (``judge-local``). Soft verdicts (:mod:`.soft`) are read
+  from the token alternatives a backend returns, by the same code for both.
 
 Each set is yielded as one batch once all its judgements are in, so the run's cache commits a
 set all at once and a resumed run never finds half a set scored.
@@ -24,37 +21,31 @@ set all at once and a resumed run never finds half a set scored.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import numpy as np
-
-from rmbench.errors import ScoringError, UsageError
+from rmbench.errors import UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.judge.templates import JudgeTemplate, load_template, render
-from rmbench.scorers.judge.verdicts import POINTS, combine_orders, parse_verdict
-
-if TYPE_CHECKING:  # the HTTP client is imported when a scorer is built, not when listed
-    from rmbench.scorers.judge.openai_client import ChatResult
+from rmbench.scorers.judge.modes import Judged, Mode, make_mode, stats_dict
+from rmbench.scorers.judge.openai_client import ChatResult
+from rmbench.scorers.judge.options import COMMON_OPTIONS, JudgeSettings, number
+from rmbench.scorers.judge.soft import read_soft
+from rmbench.scorers.judge.templates import render
 
 SCORER_NAME = "judge-openai"
 EXTRA_OPTIONS = (
+    *COMMON_OPTIONS,
     "base_url",
     "api_key_env",
-    "template",
     "concurrency",
     "max_retries",
     "timeout",
     "backoff",
-    "seed",
-    "max_tokens",
+    "top_logprobs",
 )
 # Options of local-model scorers that mean nothing to a remote judge: refused unless left at
 # their defaults, so none is silently accepted and ignored.
@@ -70,43 +61,130 @@ _LOCAL_ONLY = {
 }
 
 
+class Backend(Protocol):
+    """Generates the judge's replies; keys travel with the jobs, replies come in any order."""
+
+    def run(
+        self, jobs: Iterable[tuple[Any, list[dict[str, str]]]]
+    ) -> Iterator[tuple[Any, ChatResult]]: ...
+
+
+def comparison_sets(items: Sequence[ScoringItem]) -> list[list[ScoringItem]]:
+    """Items grouped by suite group (by identical prompt where no group is given), in order of
+    first appearance (see the module doc)."""
+    sets: dict[str, list[ScoringItem]] = {}
+    for item in items:
+        prompt = json.dumps([[m["role"], m["content"]] for m in item.prompt], ensure_ascii=False)
+        key = json.dumps([item.group, prompt])
+        sets.setdefault(key, []).append(item)
+    return list(sets.values())
+
+
+class JudgeScorer:
+    """Asks a backend what a mode needs for each set, and turns the replies into scores."""
+
+    def __init__(self, name: str, settings: JudgeSettings, backend: Backend) -> None:
+        self.name = name
+        self.settings = settings
+        self.backend = backend
+        self.mode: Mode = make_mode(settings.mode, settings.rotations)
+        self.compares_within_group = self.mode.compares_within_group
+
+    @property
+    def stats(self) -> Any:
+        return self.mode.stats
+
+    def report(self) -> dict[str, Any]:
+        """This session's judging counts, for ``summary.json`` (see :mod:`.modes`)."""
+        return {"mode": self.settings.mode, "soft": self.settings.soft, **stats_dict(self.stats)}
+
+    def score_batches(self, items: Sequence[ScoringItem]) -> Iterator[ScoredBatch]:
+        # ratings judge each response on its own: every item is a set of one
+        within = self.compares_within_group
+        sets = comparison_sets(items) if within else [[item] for item in items]
+        for members in sets:
+            self.mode.check(members)
+        if not sets:
+            return
+        orders = [self.mode.orders(len(members)) for members in sets]
+        replies: list[dict[int, ChatResult]] = [{} for _ in sets]
+        for (s, k), reply in self.backend.run(self._jobs(sets, orders)):
+            replies[s][k] = reply
+            if len(replies[s]) == len(orders[s]):
+                yield self._score_set(sets[s], orders[s], replies[s])
+                replies[s] = {}
+        print(f"{self.name}: {self.mode.summary()}", file=sys.stderr)
+
+    def _jobs(
+        self, sets: list[list[ScoringItem]], orders: list[list[tuple[int, ...]]]
+    ) -> Iterator[tuple[tuple[int, int], list[dict[str, str]]]]:
+        """((set, request), messages) for every request, set by set, rendered lazily."""
+        for s, members in enumerate(sets):
+            for k, order in enumerate(orders[s]):
+                answers = [members[i].response for i in order]
+                yield (s, k), render(self.settings.template, members[0].prompt, *answers)
+
+    def _score_set(
+        self,
+        members: list[ScoringItem],
+        orders: list[tuple[int, ...]],
+        replies: dict[int, ChatResult],
+    ) -> ScoredBatch:
+        judged = []
+        tokens = 0
+        stats = self.stats
+        for k, order in enumerate(orders):
+            reply = replies[k]
+            stats.requests += 1
+            stats.retries += reply.attempts - 1
+            stats.prompt_tokens += reply.prompt_tokens
+            stats.completion_tokens += reply.completion_tokens
+            tokens += reply.prompt_tokens + reply.completion_tokens
+            soft = None
+            if self.settings.soft:
+                soft = read_soft(
+                    reply.pieces, reply.alternatives, self.mode.locate, self.mode.values
+                )
+            judged.append(Judged(order, reply, soft))
+        return ScoredBatch(
+            keys=[m.key for m in members],
+            scores=self.mode.score(len(members), judged),
+            n_tokens=tokens,
+        )
+
+
+# --------------------------------------------------------------------------- judge-openai
+
+
 class JudgeOpenAIFactory:
     name = SCORER_NAME
     description = (
-        "Pairwise LLM judge ([[A]]/[[B]], both orders) on an OpenAI-compatible chat-completions "
-        "server; score = round-robin win rate among responses to the same prompt"
+        "LLM judge on an OpenAI-compatible chat-completions server: pairwise ([[A]]/[[B]], "
+        "both orders, round-robin win rate), ratings ([[1-10]]) or best-of-4 with rotations; "
+        "-O soft=true reads the verdict from top logprobs"
     )
 
     def create(self, options: ScorerOptions) -> JudgeOpenAIScorer:
         return JudgeOpenAIScorer(JudgeConfig.from_options(options))
 
 
-def _number(options: ScorerOptions, key: str, default: str, kind: type, low: float) -> Any:
-    raw = options.extra.get(key, default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise UsageError(f"option -O {key}: {raw!r} is not {what}") from None
-    if not math.isfinite(value) or value < low:
-        raise UsageError(f"option -O {key}: must be at least {low:g}, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class JudgeConfig:
-    """Validated options of the scorer (the API key itself is never stored here)."""
+    """Validated options of ``judge-openai`` (the API key itself is never stored here)."""
 
     model: str
     base_url: str
     api_key_env: str | None
-    template: JudgeTemplate
+    settings: JudgeSettings
     concurrency: int
     max_retries: int
     timeout: float
     backoff: float
-    seed: int
-    max_tokens: int
+    top_logprobs: int | None
+
+    @property
+    def template(self) -> Any:
+        return self.settings.template
 
     @classmethod
     def from_options(cls, options: ScorerOptions) -> JudgeConfig:
@@ -141,64 +219,39 @@ class JudgeConfig:
             raise UsageError(
                 f"option -O api_key_env: environment variable {api_key_env} is not set"
             )
+        settings = JudgeSettings.from_options(options)
+        top_logprobs = None
+        if settings.soft:
+            top_logprobs = number(options, "top_logprobs", "20", int, 1)
+            if top_logprobs > 20:
+                raise UsageError(
+                    f"option -O top_logprobs: at most 20 (the OpenAI API's limit), got "
+                    f"{top_logprobs}"
+                )
+        elif "top_logprobs" in options.extra:
+            raise UsageError("option -O top_logprobs: only read with -O soft=true")
         return cls(
             model=options.model,
             base_url=base_url.rstrip("/"),
             api_key_env=api_key_env,
-            template=load_template(options.extra.get("template", "mt-bench")),
-            concurrency=_number(options, "concurrency", "8", int, 1),
-            max_retries=_number(options, "max_retries", "5", int, 0),
-            timeout=_number(options, "timeout", "120", float, 0.001),
-            backoff=_number(options, "backoff", "1", float, 0),
-            seed=_number(options, "seed", "0", int, 0),
-            max_tokens=_number(options, "max_tokens", "1024", int, 1),
+            settings=settings,
+            concurrency=number(options, "concurrency", "8", int, 1),
+            max_retries=number(options, "max_retries", "5", int, 0),
+            timeout=number(options, "timeout", "120", float, 0.001),
+            backoff=number(options, "backoff", "1", float, 0),
+            top_logprobs=top_logprobs,
         )
 
 
-@dataclass
-class JudgeStats:
-    """What the judging cost and how often the judge could not decide."""
-
-    pairs: int = 0
-    decided: int = 0
-    ties: int = 0  # both orders said tie
-    inconsistent: int = 0  # the orders disagreed: position bias, scored as a tie
-    no_verdict: int = 0  # a reply without a parseable verdict: no preference
-    requests: int = 0
-    retries: int = 0
-    unparseable_replies: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"{SCORER_NAME}: {self.pairs} pairs judged in both orders ({self.requests} requests, "
-            f"{self.retries} retries): {self.decided} decided, {self.ties} judged ties, "
-            f"{self.inconsistent} position-inconsistent (scored as ties), {self.no_verdict} "
-            f"without a verdict (scored as no preference; {self.unparseable_replies} "
-            f"unparseable replies); tokens: {self.prompt_tokens} prompt + "
-            f"{self.completion_tokens} completion"
-        )
-
-
-def comparison_sets(items: Sequence[ScoringItem]) -> list[list[ScoringItem]]:
-    """Items grouped by suite group (by identical prompt where no group is given), in order of
-    first appearance (see the module doc)."""
-    sets: dict[str, list[ScoringItem]] = {}
-    for item in items:
-        prompt = json.dumps([[m["role"], m["content"]] for m in item.prompt], ensure_ascii=False)
-        key = json.dumps([item.group, prompt])
-        sets.setdefault(key, []).append(item)
-    return list(sets.values())
-
-
-class JudgeOpenAIScorer:
-    """Judges every pair of responses to a prompt, both orders, with bounded concurrency."""
-
-    compares_within_group = True
+class JudgeOpenAIScorer(JudgeScorer):
+    """A judge served over HTTP, at most ``concurrency`` requests at a time."""
 
     def __init__(self, config: JudgeConfig) -> None:
-        from rmbench.scorers.judge.openai_client import ChatClient, ClientSettings
+        from rmbench.scorers.judge.openai_client import (
+            ChatClient,
+            ClientSettings,
+            OpenAIBackend,
+        )
 
         self.config = config
         api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
@@ -209,121 +262,23 @@ class JudgeOpenAIScorer:
                 timeout=config.timeout,
                 max_retries=config.max_retries,
                 backoff=config.backoff,
-                seed=config.seed,
-                max_tokens=config.max_tokens,
+                seed=config.settings.seed,
+                max_tokens=config.settings.max_tokens,
+                top_logprobs=config.top_logprobs,
                 api_key=api_key,
             )
         )
-        self.stats = JudgeStats()
-
-    def report(self) -> dict[str, int]:
-        """This session's judging counts, for ``summary.json`` (see ``JudgeStats``)."""
-        return {f.name: getattr(self.stats, f.name) for f in fields(self.stats)}
+        super().__init__(
+            SCORER_NAME, config.settings, OpenAIBackend(self.client, config.concurrency)
+        )
 
     def identity(self) -> dict[str, Any]:
-        return {
+        record = {
             "scorer": SCORER_NAME,
             "model": self.config.model,
             "base_url": self.config.base_url,
-            "template": self.config.template.identity(),
-            "temperature": 0,
-            "seed": self.config.seed,
-            "max_tokens": self.config.max_tokens,
-            "comparison": "both orders; round-robin mean points among responses to one prompt",
+            **self.settings.identity(),
         }
-
-    def score_batches(self, items: Sequence[ScoringItem]) -> Iterator[ScoredBatch]:
-        sets = comparison_sets(items)
-        for members in sets:
-            if len(members) < 2:
-                item = members[0]
-                raise ScoringError(
-                    f"{item.ref or item.key}: a pairwise judge needs at least two different "
-                    "responses to a prompt, and this one has no other response to compare with"
-                )
-        if not sets:
-            return
-        self.client.cancel.clear()
-        pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
-        try:
-            yield from self._run(sets, pool)
-        finally:
-            # On an error or Ctrl-C: queued requests never start, retries stop waiting, and
-            # only requests already on the wire (at most `concurrency`) are waited for.
-            self.client.cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-        print(self.stats.summary(), file=sys.stderr)
-
-    def _jobs(self, sets: list[list[ScoringItem]]) -> Iterator[tuple[int, int, int, int]]:
-        """(set, i, j, order) for every ordered comparison, set by set."""
-        for s, members in enumerate(sets):
-            for i, j in combinations(range(len(members)), 2):
-                yield s, i, j, 0
-                yield s, i, j, 1
-
-    def _request(self, members: list[ScoringItem], i: int, j: int, order: int) -> ChatResult:
-        """Judge members i and j, i in position A when ``order`` is 0 (rendered in the worker)."""
-        a, b = (i, j) if order == 0 else (j, i)
-        prompt = members[0].prompt
-        return self.client.complete(
-            render(self.config.template, prompt, members[a].response, members[b].response)
-        )
-
-    def _run(
-        self, sets: list[list[ScoringItem]], pool: ThreadPoolExecutor
-    ) -> Iterator[ScoredBatch]:
-        # Requests are submitted a few at a time rather than all up front, so memory stays
-        # flat on large suites, sets finish roughly in order, and a failure leaves little queued.
-        window = 4 * self.config.concurrency
-        jobs = self._jobs(sets)
-        pending: dict[Future[ChatResult], tuple[int, int, int, int]] = {}
-        remaining = [len(m) * (len(m) - 1) for m in sets]
-        replies: list[dict[tuple[int, int, int], ChatResult]] = [{} for _ in sets]
-        exhausted = False
-        while pending or not exhausted:
-            while not exhausted and len(pending) < window:
-                job = next(jobs, None)
-                if job is None:
-                    exhausted = True
-                    break
-                s, i, j, order = job
-                pending[pool.submit(self._request, sets[s], i, j, order)] = job
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                s, i, j, order = pending.pop(future)
-                # a ScoringError ends the run here; sets already yielded are in the cache
-                replies[s][(i, j, order)] = future.result()
-                remaining[s] -= 1
-                if remaining[s] == 0:
-                    yield self._score_set(sets[s], replies[s])
-                    replies[s] = {}
-
-    def _score_set(
-        self, members: list[ScoringItem], replies: dict[tuple[int, int, int], ChatResult]
-    ) -> ScoredBatch:
-        points = np.zeros(len(members))
-        tokens = 0
-        for i, j in combinations(range(len(members)), 2):
-            first, second = replies[(i, j, 0)], replies[(i, j, 1)]
-            parsed = (parse_verdict(first.text), parse_verdict(second.text))
-            outcome = combine_orders(*parsed)
-            points[i] += POINTS[outcome][0]
-            points[j] += POINTS[outcome][1]
-            stats = self.stats
-            stats.pairs += 1
-            stats.decided += outcome in ("first", "second")
-            stats.ties += outcome == "tie"
-            stats.inconsistent += outcome == "inconsistent"
-            stats.no_verdict += outcome == "unparseable"
-            stats.unparseable_replies += sum(p.verdict is None for p in parsed)
-            for reply in (first, second):
-                stats.requests += 1
-                stats.retries += reply.attempts - 1
-                stats.prompt_tokens += reply.prompt_tokens
-                stats.completion_tokens += reply.completion_tokens
-                tokens += reply.prompt_tokens + reply.completion_tokens
-        return ScoredBatch(
-            keys=[m.key for m in members],
-            scores=points / (len(members) - 1),
-            n_tokens=tokens,
-        )
+        if self.config.top_logprobs is not None:
+            record["top_logprobs"] = self.config.top_logprobs
+        return record

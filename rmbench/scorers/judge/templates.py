@@ -1,14 +1,24 @@
-"""Pairwise judge prompts, and how question and answers are put into them as data.
+"""Judge prompts, and how question and answers are put into them as data.
 
-A template is a system message and a user message with three placeholders, ``{question}``,
-``{answer_a}`` and ``{answer_b}``; the judge is told to end with ``[[A]]``, ``[[B]]`` or (when
-the template allows ties) ``[[C]]``. Built in:
+A template is a system message and a user message with placeholders; which placeholders it has
+depends on the judging mode (:data:`PLACEHOLDERS`):
+
+* ``pairwise``: ``{question}``, ``{answer_a}``, ``{answer_b}``; the judge ends with ``[[A]]``,
+  ``[[B]]`` or (when the template allows ties) ``[[C]]``;
+* ``ratings``: ``{question}``, ``{answer}``; the judge ends with ``[[rating]]``, 1 to 10;
+* ``best-of-4``: ``{question}``, ``{answer_a}`` .. ``{answer_d}``; the judge ends with
+  ``[[A]]`` .. ``[[D]]``, the best of the four.
+
+Built in:
 
 * ``mt-bench``: MT-Bench's pairwise prompt (FastChat ``pair-v2``; Zheng et al., 2023), with ties;
-* ``mt-bench-no-tie``: the same without the tie option, as RewardBench's generative judges ask.
+* ``mt-bench-no-tie``: the same without the tie option, as RewardBench's generative judges ask;
+* ``mt-bench-single``: MT-Bench's single-answer grading prompt (FastChat ``single-v1``);
+* ``rewardbench2-4way``: RewardBench 2's four-way prompt (``rewardbench/generative_v2.py``),
+  MT-Bench's pairwise prompt extended to four assistants.
 
 Your own template is a TOML file (``-O template=FILE.toml``) with ``user`` (required; each
-placeholder exactly once), optional ``system`` and ``name``.
+placeholder of the mode exactly once), optional ``system`` and ``name``.
 
 **Candidates are data.** A response may contain anything, including ``[[B]]``, a fake
 ``[The End of Assistant A's Answer]`` or instructions to the judge. Two rules keep it from
@@ -38,8 +48,14 @@ from pathlib import Path
 
 from rmbench.errors import UsageError
 
-PLACEHOLDERS = ("question", "answer_a", "answer_b")
-_PLACEHOLDER = re.compile(r"\{(question|answer_a|answer_b)\}")
+#: The placeholders of each judging mode, in the order their values are given to :func:`render`.
+PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "pairwise": ("question", "answer_a", "answer_b"),
+    "ratings": ("question", "answer"),
+    "best-of-4": ("question", "answer_a", "answer_b", "answer_c", "answer_d"),
+}
+MODES = tuple(PLACEHOLDERS)
+_PLACEHOLDER = re.compile(r"\{(question|answer|answer_[abcd])\}")
 _ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
 
 _MT_BENCH_SYSTEM = (
@@ -62,11 +78,44 @@ _MT_BENCH_USER = (
 )
 
 
+_MT_BENCH_SINGLE_SYSTEM = (
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+    "assistant to the user question displayed below. Your evaluation should consider factors "
+    "such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the "
+    "response. Begin your evaluation by providing a short explanation. Be as objective as "
+    "possible. After providing your explanation, you must rate the response on a scale of 1 to "
+    '10 by strictly following this format: "[[rating]]", for example: "Rating: [[5]]".'
+)
+_MT_BENCH_SINGLE_USER = (
+    "[Question]\n{question}\n\n"
+    "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]"
+)
+_FOUR_WAY_SYSTEM = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by four "
+    "AI assistants to the user question displayed below. You should choose the assistant that "
+    "follows the user's instructions and answers the user's question best. Your evaluation "
+    "should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, "
+    "and level of detail of their responses. Begin your evaluation by comparing the four "
+    "responses and provide a short explanation. Avoid any position biases and ensure that the "
+    "order in which the responses were presented does not influence your decision. Do not allow "
+    "the length of the responses to influence your evaluation. Do not favor certain names of the "
+    "assistants. Be as objective as possible. After providing your explanation, output your "
+    'final verdict by strictly following this format: "[[A]]" if assistant A is best, "[[B]]" if '
+    'assistant B is best, "[[C]]" if assistant C is best, and "[[D]]" if assistant D is best.'
+)
+_FOUR_WAY_USER = "[User Question]\n{question}" + "".join(
+    f"\n\n[The Start of Assistant {x}'s Answer]\n{{answer_{x.lower()}}}\n"
+    f"[The End of Assistant {x}'s Answer]"
+    for x in "ABCD"
+)
+
+
 @dataclass(frozen=True)
 class JudgeTemplate:
     name: str
     system: str
     user: str
+    mode: str = "pairwise"
 
     @property
     def sha256(self) -> str:
@@ -81,11 +130,29 @@ BUILTIN_TEMPLATES = {
         "mt-bench", _MT_BENCH_SYSTEM + ', and "[[C]]" for a tie.', _MT_BENCH_USER
     ),
     "mt-bench-no-tie": JudgeTemplate("mt-bench-no-tie", _MT_BENCH_SYSTEM + ".", _MT_BENCH_USER),
+    "mt-bench-single": JudgeTemplate(
+        "mt-bench-single", _MT_BENCH_SINGLE_SYSTEM, _MT_BENCH_SINGLE_USER, "ratings"
+    ),
+    "rewardbench2-4way": JudgeTemplate(
+        "rewardbench2-4way", _FOUR_WAY_SYSTEM, _FOUR_WAY_USER, "best-of-4"
+    ),
+}
+#: The template a mode uses unless ``-O template`` names another.
+DEFAULT_TEMPLATES = {
+    "pairwise": "mt-bench",
+    "ratings": "mt-bench-single",
+    "best-of-4": "rewardbench2-4way",
 }
 
 
 def _check(template: JudgeTemplate, where: str) -> JudgeTemplate:
-    for name in PLACEHOLDERS:
+    wanted = PLACEHOLDERS[template.mode]
+    for name in sorted(set(_PLACEHOLDER.findall(template.user)) - set(wanted)):
+        raise UsageError(
+            f"{where}: `user` has {{{name}}}, which mode {template.mode!r} does not fill "
+            f"(its placeholders: {', '.join('{' + p + '}' for p in wanted)})"
+        )
+    for name in wanted:
         count = template.user.count("{" + name + "}")
         if count != 1:
             raise UsageError(
@@ -96,10 +163,18 @@ def _check(template: JudgeTemplate, where: str) -> JudgeTemplate:
     return template
 
 
-def load_template(spec: str) -> JudgeTemplate:
-    """A built-in template by name, or one read from a TOML file; errors name the option."""
+def load_template(spec: str, mode: str = "pairwise") -> JudgeTemplate:
+    """A built-in template by name, or one read from a TOML file, for judging ``mode``;
+    errors name the option."""
     if spec in BUILTIN_TEMPLATES:
-        return BUILTIN_TEMPLATES[spec]
+        template = BUILTIN_TEMPLATES[spec]
+        if template.mode != mode:
+            fitting = ", ".join(n for n, t in BUILTIN_TEMPLATES.items() if t.mode == mode)
+            raise UsageError(
+                f"option -O template: {spec!r} is a {template.mode} template; mode {mode!r} "
+                f"needs one of its own ({fitting}, or a TOML file)"
+            )
+        return template
     path = Path(spec)
     if not path.is_file():
         raise UsageError(
@@ -120,7 +195,9 @@ def load_template(spec: str) -> JudgeTemplate:
             raise UsageError(f"option -O template: {path}: `{key}` must be a string")
     if "user" not in data:
         raise UsageError(f"option -O template: {path}: `user` is required")
-    template = JudgeTemplate(data.get("name", path.stem), data.get("system", ""), data["user"])
+    template = JudgeTemplate(
+        data.get("name", path.stem), data.get("system", ""), data["user"], mode
+    )
     return _check(template, f"option -O template: {path}")
 
 
@@ -139,14 +216,15 @@ def question_text(prompt: Sequence[dict[str, str]]) -> str:
 
 
 def render(
-    template: JudgeTemplate, prompt: Sequence[dict[str, str]], answer_a: str, answer_b: str
+    template: JudgeTemplate, prompt: Sequence[dict[str, str]], *answers: str
 ) -> list[dict[str, str]]:
-    """The chat messages sent to the judge for one ordered comparison."""
-    values = {
-        "question": fence(question_text(prompt)),
-        "answer_a": fence(answer_a),
-        "answer_b": fence(answer_b),
-    }
+    """The chat messages sent to the judge: ``answers`` fill the mode's answer placeholders in
+    order (A then B for a pairwise comparison, the one answer of a rating, A..D of best-of-4)."""
+    names = PLACEHOLDERS[template.mode][1:]
+    if len(answers) != len(names):
+        raise ValueError(f"a {template.mode} template takes {len(names)} answers")
+    values = {"question": fence(question_text(prompt))}
+    values.update((name, fence(answer)) for name, answer in zip(names, answers, strict=True))
     user = _PLACEHOLDER.sub(lambda match: values[match.group(1)], template.user)
     messages = [{"role": "system", "content": template.system}] if template.system else []
     messages.append({"role": "user", "content": user})
