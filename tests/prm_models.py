@@ -1,0 +1,103 @@
+"""Tiny random process reward models, built locally (no hub), saved like real checkpoints.
+
+One tokenizer (byte-level BPE trained on the test's texts, ``<extra_0>`` as a special token,
+role headers as special tokens, a chat template whose assistant turn ends in EOS) serves three
+heads on a Llama body: a causal LM (step scores from ``+``/``-`` logits, Math-Shepherd style), a
+two-label token classifier (Qwen2.5-Math-PRM style) and a one-label value head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from tiny_models import _train_bpe
+from transformers import (
+    BertConfig,
+    BertForTokenClassification,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForTokenClassification,
+    PreTrainedTokenizerFast,
+)
+
+TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}"
+    "<|assistant|>{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>"
+    "{{ m['content'] }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+SPECIALS = ["<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>", "<extra_0>"]
+TAG = "<extra_0>"
+# Math-Shepherd's tag; repeated in the training texts so the BPE learns " ки" as one token.
+SHEPHERD_TAG = " ки"
+
+
+def make_tokenizer(texts: Iterable[str], max_positions: int = 512) -> PreTrainedTokenizerFast:
+    corpus = [*texts, *([f"step{SHEPHERD_TAG}\n" * 8] * 50)]
+    raw = _train_bpe(corpus, 2000, SPECIALS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=SPECIALS[3:],
+        model_max_length=max_positions,
+    )
+    tokenizer.chat_template = TEMPLATE
+    return tokenizer
+
+
+def make_tiny_prm(
+    path: Path, texts: Iterable[str], head: str, *, seed: int = 0, max_positions: int = 512
+) -> Path:
+    """``head``: ``lm`` (causal LM), ``classifier`` (2 labels) or ``value`` (1 label)."""
+    tokenizer = make_tokenizer(texts, max_positions)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=0.2,
+        num_labels={"lm": 2, "classifier": 2, "value": 1}[head],
+    )
+    if head == "lm":
+        model: torch.nn.Module = LlamaForCausalLM(config)
+        with torch.no_grad():  # "+" and "-" logits that differ clearly between positions
+            for token in ("+", "-"):
+                model.lm_head.weight[tokenizer.convert_tokens_to_ids(token)].mul_(2.0)
+    else:
+        model = LlamaForTokenClassification(config)
+        with torch.no_grad():
+            model.score.weight.mul_(2.0)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def make_tiny_bert_prm(path: Path, texts: Iterable[str], *, seed: int = 0) -> Path:
+    """A bidirectional two-label token classifier: its step scores see later steps."""
+    tokenizer = make_tokenizer(texts)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=2,
+        initializer_range=0.5,
+    )
+    model = BertForTokenClassification(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
