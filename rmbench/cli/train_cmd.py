@@ -29,10 +29,10 @@ class TrainInterrupted(RmbenchError):
 class TrainProgress:
     """A rich progress bar over optimizer steps with loss, accuracy and tokens/s."""
 
-    def __init__(self, console: Console, enabled: bool) -> None:
+    def __init__(self, console: Console, enabled: bool, label: str = "train") -> None:
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("[bold]train"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[stats]}"),
@@ -69,7 +69,12 @@ def train(
         typer.Option("--base", help="Base checkpoint (directory or hub id), encoder or decoder."),
     ],
     run_dir: Annotated[
-        Path, typer.Option("--run-dir", "-o", help="Run directory (checkpoints, logs, manifest).")
+        Path,
+        typer.Option(
+            "--run-dir",
+            "-o",
+            help="Run directory (checkpoints, logs, manifest); with --flip-fractions, the family's.",
+        ),
     ],
     output: Annotated[
         Path | None, typer.Option(help="Where to write the trained model (default RUN_DIR/model).")
@@ -127,6 +132,13 @@ def train(
     flip_fraction: Annotated[
         float, typer.Option(help="Flip this share of training labels (nested across values).")
     ] = 0.0,
+    flip_fractions: Annotated[
+        str | None,
+        typer.Option(
+            help="Train a label-noise family, one model per fraction (e.g. 0,0.1,0.2,0.4), "
+            "into RUN_DIR/flip-0.10 etc., same split and order; rerun to resume."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the split, order, head init, flips.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
     dtype: Annotated[
@@ -210,27 +222,80 @@ def train(
     config.validate()
     console = Console()
     err = Console(stderr=True)
-    display = TrainProgress(err, enabled=not quiet)
+    if flip_fractions is not None:
+        from rmbench.train.family import parse_fractions, run_family
+
+        fractions = parse_fractions(flip_fractions)
+        family = _with_progress(
+            err, quiet, run_dir, lambda make: run_family(config, fractions, make)
+        )
+        print_family(console, family)
+        return
+    outcome = _with_progress(
+        err, quiet, run_dir, lambda make: run_training(config, make(None, 0, 1))
+    )
+    print_outcome(console, outcome)
+
+
+def _with_progress(err: Console, quiet: bool, run_dir: Path, body: Any) -> Any:
+    """Run ``body(make_hook)`` with one progress bar per trained model; Ctrl-C is reported as
+    the resumable interruption it is."""
+    displays: list[TrainProgress] = []
     last_step = 0
 
-    def hook(step: int, total: int, record: dict[str, Any]) -> None:
-        nonlocal last_step
-        if display.task is None:
-            display.start(total, step - 1)
-        last_step = step
-        display(step, record)
+    def make_hook(fraction: float | None, index: int, count: int) -> Any:
+        label = "train" if fraction is None else f"flip {fraction:g} ({index + 1}/{count})"
+        display = TrainProgress(err, enabled=not quiet, label=label)
+        displays.append(display)
+
+        def hook(step: int, total: int, record: dict[str, Any]) -> None:
+            nonlocal last_step
+            if display.task is None:
+                for other in displays[:-1]:
+                    if other.task is not None:
+                        other.stop()
+                        other.task = None
+                display.start(total, step - 1)
+            last_step = step
+            display(step, record)
+
+        return hook
 
     try:
-        outcome = run_training(config, hook)
+        return body(make_hook)
     except KeyboardInterrupt:
         raise TrainInterrupted(
-            f"interrupted after step {last_step}; the last checkpoint in {run_dir}/checkpoints "
-            "stands: rerun the same command to resume from it"
+            f"interrupted after step {last_step}; the last checkpoint in {run_dir} stands: "
+            "rerun the same command to resume from it"
         ) from None
     finally:
-        if display.task is not None:
-            display.stop()
-    print_outcome(console, outcome)
+        for display in displays:
+            if display.task is not None:
+                display.stop()
+
+
+def print_family(console: Console, family: Any) -> None:
+    """One line per member: noise level, flips, status, held-out accuracy with its interval."""
+    for member in family.members:
+        record = member.record
+        line = f"flip {member.flip_fraction:<6g} {record['status']:<8}"
+        if member.skipped:
+            line += " (already finished, skipped)"
+        elif member.resumed_from is not None:
+            line += f" (resumed from step {member.resumed_from})"
+        if record.get("flipped_train_pairs") is not None:
+            line += f"  flipped {record['flipped_train_pairs']}/{record['split']['train_pairs']}"
+        acc = record.get("eval_accuracy")
+        if acc:
+            interval = (
+                f" [95% CI {acc['ci_low']:.4f}, {acc['ci_high']:.4f}]" if acc["bootstrap"] else ""
+            )
+            line += f"  held-out accuracy {acc['value']:.4f}{interval}"
+        console.print(line, highlight=False)
+    state = "finished" if family.finished else "stopped: rerun the same command to continue"
+    console.print(
+        f"family {state}; manifest: {family.root / 'family_manifest.json'}", highlight=False
+    )
 
 
 def print_outcome(console: Console, outcome: Any) -> None:

@@ -11,6 +11,7 @@ Layout::
       train_manifest.json  configuration, data/base fingerprints, counts, versions, status
       rejections.json      rows the pair contract left out, by reason
       length_report.json   pairs dropped by the --max-length gate, per split
+      flipped_pairs.json   ids of the training pairs whose labels --flip-fraction flipped
       metrics.jsonl        one line per train step and per evaluation
       checkpoints/         the latest checkpoint (weights, optimizer, schedule, RNG states)
       eval_scores.parquet  final rewards of every held-out pair
@@ -20,6 +21,7 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
@@ -52,10 +54,12 @@ from rmbench.train.pairs import Pair, pairs_from_groups, read_margins
 from rmbench.train.split import split_pairs
 
 MANIFEST = "train_manifest.json"
+FLIPPED = "flipped_pairs.json"
 OWNED = (
     MANIFEST,
     "rejections.json",
     "length_report.json",
+    FLIPPED,
     METRICS,
     "eval_scores.parquet",
     "summary.json",
@@ -72,6 +76,7 @@ class PreparedData:
     held_out: TokenizedPairs
     counts: dict[str, Any]
     dataset_fingerprint: str
+    flipped: list[str]  # ids of the training pairs whose labels were flipped
 
 
 @dataclass
@@ -145,8 +150,6 @@ def load_pairs(config: TrainConfig) -> tuple[list[Pair], Any, str]:
     pairs = pairs_from_groups(loaded.groups, margins)
     fingerprint = loaded.groups.fingerprint()
     if margins:
-        import hashlib
-
         extra = json.dumps(sorted((f"{s}:{r}", m) for (s, r), m in margins.items()))
         fingerprint = hashlib.sha256(f"{fingerprint}{extra}".encode()).hexdigest()
     return pairs, loaded.rejections, fingerprint
@@ -181,6 +184,7 @@ def prepare(
     held_out, eval_len = tokenize_pairs(eval_pairs, formatter, max_length)
     kept_train = set(train.pair_ids)
     kept_eval = set(held_out.pair_ids)
+    flipped = [p.pair_id for p, flip in zip(train_pairs, mask, strict=True) if flip]
     if not len(train):
         raise DataError(
             f"{config.data}: no valid training pairs after the pair contract and the length gate "
@@ -200,7 +204,8 @@ def prepare(
         "eval_pairs_before_length_gate": len(eval_pairs),
         "train_pairs": len(train),
         "eval_pairs": len(held_out),
-        "flipped_train_pairs": int(sum(mask)),
+        "flipped_train_pairs": len(flipped),
+        "split_sha256": split_digest(train.pair_ids, held_out.pair_ids),
         "length_gate": {"train": train_len.to_dict(), "eval": eval_len.to_dict()},
     }
     return PreparedData(
@@ -210,7 +215,15 @@ def prepare(
         held_out,
         counts,
         fingerprint,
+        flipped,
     )
+
+
+def split_digest(train_ids: list[str], eval_ids: list[str]) -> str:
+    """sha256 of the pairs trained on and held out, in training-data order: equal digests mean
+    the same split and the same data order (label flips do not change a pair's id)."""
+    text = json.dumps([train_ids, eval_ids])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def accuracy_interval(
@@ -239,8 +252,15 @@ def accuracy_interval(
     }
 
 
-def run_training(config: TrainConfig, progress: ProgressHook | None = None) -> TrainOutcome:
-    """Train (or resume) the run ``config`` describes; see the module docstring."""
+def run_training(
+    config: TrainConfig,
+    progress: ProgressHook | None = None,
+    loaded: tuple[list[Pair], Any, str] | None = None,
+) -> TrainOutcome:
+    """Train (or resume) the run ``config`` describes; see the module docstring.
+
+    ``loaded``: what :func:`load_pairs` returns for ``config``, when the caller (a label-noise
+    family) has already loaded the data once for all its members."""
     import torch
     import transformers
 
@@ -255,7 +275,7 @@ def run_training(config: TrainConfig, progress: ProgressHook | None = None) -> T
         raise UsageError(f"option --dtype: {device} does not support bfloat16")
     run_dir = Path(config.run_dir)
     output = output_dir(config)
-    pairs, rejections, fingerprint = load_pairs(config)
+    pairs, rejections, fingerprint = loaded if loaded is not None else load_pairs(config)
     resumed = claim_run_dir(config, fingerprint)
     if not config.overwrite:
         check_output_dir(output, config.fingerprint())
@@ -316,6 +336,10 @@ def run_training(config: TrainConfig, progress: ProgressHook | None = None) -> T
     write_json_atomic(run_dir / MANIFEST, manifest)
     write_json_atomic(run_dir / "rejections.json", rejections.to_dict())
     write_json_atomic(run_dir / "length_report.json", data.counts["length_gate"])
+    write_json_atomic(
+        run_dir / FLIPPED,
+        {"flip_fraction": config.flip_fraction, "seed": config.seed, "pair_ids": data.flipped},
+    )
 
     loop = train_loop(
         model, data.train, data.held_out, config, run_dir, base.pad_id, device, progress
