@@ -69,13 +69,10 @@ def make_tiny_prm(
     )
     if head == "lm":
         model: torch.nn.Module = LlamaForCausalLM(config)
-        with torch.no_grad():  # "+" and "-" logits that differ clearly between positions
-            for token in ("+", "-"):
-                model.lm_head.weight[tokenizer.convert_tokens_to_ids(token)].mul_(2.0)
     else:
         model = LlamaForTokenClassification(config)
         with torch.no_grad():
-            model.score.weight.mul_(2.0)
+            model.score.weight.mul_(3.0)  # step scores spread over (0, 1)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
