@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rmbench import hookimpl
 from rmbench.scorers.base import ScorerFactory
 from rmbench.scorers.dpo import DPOFactory
+from rmbench.scorers.judge.local_backend import JudgeLocalFactory
 from rmbench.scorers.judge.scorer import JudgeOpenAIFactory
 from rmbench.scorers.sequence_classifier import SequenceClassifierFactory
 
@@ -16,3 +17,4 @@ def register_scorers(register: Callable[[ScorerFactory], None]) -> None:
     register(SequenceClassifierFactory())
     register(DPOFactory())
     register(JudgeOpenAIFactory())
+    register(JudgeLocalFactory())

@@ -83,11 +83,13 @@ def comparison_sets(items: Sequence[ScoringItem]) -> list[list[ScoringItem]]:
 class JudgeScorer:
     """Asks a backend what a mode needs for each set, and turns the replies into scores."""
 
-    def __init__(self, name: str, settings: JudgeSettings, backend: Backend) -> None:
+    def __init__(
+        self, name: str, settings: JudgeSettings, backend: Backend, mode: Mode | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
         self.backend = backend
-        self.mode: Mode = make_mode(settings.mode, settings.rotations)
+        self.mode: Mode = mode or make_mode(settings.mode, settings.rotations)
         self.compares_within_group = self.mode.compares_within_group
 
     @property
