@@ -191,12 +191,56 @@ class LoopOutcome:
 ProgressHook = Callable[[int, int, dict[str, Any]], None]
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively (CUDA: compute capability 8.0 and up;
+    ``torch.cuda.is_bf16_supported()`` alone also says yes to slow emulation on older GPUs)."""
+    if device.type != "cuda":
+        return False
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch < 2.3 has no including_emulation and means native
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def uses_bf16(config: TrainConfig, device: torch.device) -> bool:
+    """Whether the run computes in bf16 autocast; a clear error where bf16 was asked for and
+    the device cannot do it.
+
+    ``auto`` means bf16 on GPUs with native bf16 and float32 everywhere else. ``bfloat16`` is
+    honoured on CPU too (slow, but it lets the bf16 path be tested without a GPU), refused on
+    a GPU that would only emulate it, and probed on other devices (MPS) with one small matmul.
+    Weights, gradients and AdamW states stay float32 (master weights): updates smaller than
+    bf16's resolution would otherwise vanish, and bf16's float32 exponent range makes a
+    GradScaler unnecessary.
+    """
+    from rmbench.errors import UsageError
+
+    if config.dtype == "float32":
+        return False
+    if config.dtype == "auto":
+        return native_bf16(device)
+    if device.type == "cuda" and not native_bf16(device):
+        raise UsageError(
+            f"option --dtype: bfloat16 requested but {device} has no native bfloat16 support "
+            "(it needs compute capability 8.0 or later); use --dtype float32"
+        )
+    if device.type not in ("cuda", "cpu"):
+        try:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                probe = torch.ones(2, 2, device=device)
+                (probe @ probe).sum().item()
+        except (RuntimeError, TypeError, ValueError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise UsageError(
+                f"option --dtype: bfloat16 autocast does not work on {device} ({first}); "
+                "use --dtype float32"
+            ) from None
+    return True
+
+
 def autocast_for(config: TrainConfig, device: torch.device) -> Callable[[], Any]:
-    """bf16 autocast (fp32 master weights) when ``--dtype`` resolves to bfloat16."""
-    wants_bf16 = config.dtype == "bfloat16" or (
-        config.dtype == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
-    )
-    if not wants_bf16:
+    """bf16 autocast (float32 master weights) when :func:`uses_bf16`, else no autocast."""
+    if not uses_bf16(config, device):
         return nullcontext
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 

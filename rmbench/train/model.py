@@ -118,3 +118,50 @@ def max_length_of(tokenizer: Any, config: Any) -> int | None:
             limits.append(value)
             break
     return min(limits) if limits else None
+
+
+def enable_gradient_checkpointing(model: Any) -> None:
+    """Recompute each layer's activations in backward instead of storing them (less memory,
+    about a third more compute); non-reentrant, so it works whatever requires grad."""
+    # transformers 5 renamed it; >= 4.45 (the minimum rmbench supports) has only the old name
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    (enable or model.gradient_checkpointing_enable)({"use_reentrant": False})
+    model.config.use_cache = False
+
+
+def checkpointing_active(model: Any) -> bool:
+    """Whether any layer of ``model`` will recompute its activations in backward."""
+    return any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
+#: Attribute names of the score head on transformers' sequence-classification models.
+HEAD_NAMES = ("score", "classifier")
+
+
+def score_head_in_float32(model: Any) -> str | None:
+    """Run the score head outside autocast, on float32 inputs; return its name (None if the
+    model has no head under a known name).
+
+    Under bf16 autocast the head's output would be rounded to bfloat16, whose 8-bit mantissa
+    puts rewards near 4 on a grid 1/32 apart: reward differences, the loss and the held-out
+    accuracy (ties included) would be computed from rounded numbers. The head is one small
+    matrix, so computing it in float32 costs nothing; the body keeps its bf16 matmuls.
+    """
+    for name in HEAD_NAMES:
+        head = getattr(model, name, None)
+        if not isinstance(head, torch.nn.Module):
+            continue
+        inner = head.forward
+
+        def forward(*args: Any, _inner: Any = inner, _head: Any = head, **kwargs: Any) -> Any:
+            device_type = next(_head.parameters()).device.type
+            with torch.autocast(device_type=device_type, enabled=False):
+                args = tuple(
+                    a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+                    for a in args
+                )
+                return _inner(*args, **kwargs)
+
+        head.forward = forward
+        return name
+    return None

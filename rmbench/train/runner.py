@@ -48,6 +48,7 @@ from rmbench.train.loop import (
     autocast_for,
     evaluate_pairs,
     train_loop,
+    uses_bf16,
 )
 from rmbench.train.noise import apply_flips, flip_mask
 from rmbench.train.pairs import Pair, pairs_from_groups, read_margins
@@ -267,12 +268,18 @@ def run_training(
     from rmbench.run.fingerprint import model_fingerprint
     from rmbench.scorers.chat_format import ChatFormatter
     from rmbench.scorers.torch_runtime import resolve_device
-    from rmbench.train.model import disable_dropout, load_base, max_length_of
+    from rmbench.train.model import (
+        checkpointing_active,
+        disable_dropout,
+        enable_gradient_checkpointing,
+        load_base,
+        max_length_of,
+        score_head_in_float32,
+    )
 
     config.validate()
     device = resolve_device(config.device)
-    if config.dtype == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UsageError(f"option --dtype: {device} does not support bfloat16")
+    uses_bf16(config, device)  # a device that cannot do bf16 is refused before any loading
     run_dir = Path(config.run_dir)
     output = output_dir(config)
     pairs, rejections, fingerprint = loaded if loaded is not None else load_pairs(config)
@@ -285,10 +292,9 @@ def run_training(
     if not config.keep_dropout:
         disable_dropout(model)
     if config.gradient_checkpointing:
-        # transformers 5 renamed it; >= 4.45 (the minimum rmbench supports) has only the old name
-        enable = getattr(model, "activation_checkpointing_enable", None)
-        (enable or model.gradient_checkpointing_enable)()
-        model.config.use_cache = False
+        enable_gradient_checkpointing(model)
+    bf16 = uses_bf16(config, device)
+    head_fp32 = score_head_in_float32(model) if bf16 else None
     model.to(device)
     formatter = ChatFormatter(base.tokenizer, config.chat_template)
     model_limit = max_length_of(base.tokenizer, model.config)
@@ -325,6 +331,12 @@ def run_training(
         "counts": data.counts,
         "rejections": rejections.counts(),
         "device": str(device),
+        "precision": {
+            "autocast": "bfloat16" if bf16 else None,
+            "weights": "float32",
+            "score_head_float32": head_fp32,
+            "gradient_checkpointing": checkpointing_active(model),
+        },
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
