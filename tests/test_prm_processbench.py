@@ -1,0 +1,235 @@
+"""The ``processbench`` suite: first-error F1 by hand, bad rows, and ``rmbench run`` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from prm_models import TAG, make_tiny_prm
+from run_helpers import WORDS, run_cli
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rmbench.errors import DataError, UsageError
+from rmbench.suites.base import SuiteOptions
+from rmbench.suites.processbench import ProcessBenchSuite, f1
+
+# (subset, label, step scores): the prediction is the first step scoring below the threshold.
+CASES = [
+    ("gsm8k", -1, [0.9, 0.8, 0.7]),  # correct, nothing flagged: match
+    ("gsm8k", -1, [0.9, 0.4, 0.8]),  # correct, step 1 flagged: miss
+    ("gsm8k", 0, [0.3, 0.9]),  # error at the first step, found: match
+    ("gsm8k", 3, [0.9, 0.9, 0.9, 0.2]),  # late error, found: match
+    ("gsm8k", 1, [0.9, 0.6, 0.1, 0.9]),  # early error, flagged one step late: miss
+    ("gsm8k", 2, [0.9, 0.9, 0.9]),  # error never flagged: miss
+    ("math", -1, [0.6]),  # one-step correct solution: match
+    ("math", 0, [0.49, 0.2]),  # match
+    ("math", 1, [0.5, 0.5]),  # 0.5 is not below 0.5: predicted -1, miss
+    ("math", -1, [0.7, 0.55]),  # match
+]
+
+
+def write_cases(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for subset in ("gsm8k", "math"):
+        rows = [
+            {
+                "id": f"{subset}-{i}",
+                "generator": "tiny",
+                "problem": f"problem {i} of {subset}",
+                "steps": [f"step {k} of {i}" for k in range(len(scores))],
+                "final_answer_correct": label == -1,
+                "label": label,
+            }
+            for i, (sub, label, scores) in enumerate(CASES)
+            if sub == subset
+        ]
+        (root / f"{subset}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def loaded(data: Path, **extra: str) -> tuple[ProcessBenchSuite, object]:
+    suite = ProcessBenchSuite()
+    return suite, suite.load(SuiteOptions(data=str(data), extra=extra)).groups
+
+
+def values(result: object) -> dict[tuple[str, str, str], float]:
+    return {(m.level, m.name, m.metric): m.value for m in result.metrics}  # type: ignore[attr-defined]
+
+
+def test_f1_by_hand(tmp_path: Path) -> None:
+    suite, groups = loaded(write_cases(tmp_path / "pb"))
+    assert groups.groups["subset"].to_list() == ["gsm8k"] * 6 + ["math"] * 4
+    # the prefixes, in order, with gold 1 until the first wrong step
+    first = groups.candidates.filter(pl.col("group_id") == "gsm8k-4")
+    assert first["response"].to_list() == [
+        "\n\n".join(f"step {k} of 4" for k in range(n)) for n in range(1, 5)
+    ]
+    assert first["gold"].to_list() == [1.0, 0.0, 0.0, 0.0]
+    scores = np.concatenate([np.array(s) for _, _, s in CASES])
+    result = suite.evaluate(groups, scores, n_bootstrap=0, seed=0, confidence=0.95)
+    got = values(result)
+    expected = {
+        ("subset", "gsm8k", "error_accuracy"): 2 / 4,
+        ("subset", "gsm8k", "correct_accuracy"): 1 / 2,
+        ("subset", "gsm8k", "f1"): 0.5,
+        ("subset", "math", "error_accuracy"): 1 / 2,
+        ("subset", "math", "correct_accuracy"): 2 / 2,
+        ("subset", "math", "f1"): 2 * 0.5 * 1.0 / 1.5,
+        ("overall", "overall", "f1"): (0.5 + 2 / 3) / 2,
+        ("overall", "overall", "error_accuracy"): 3 / 6,
+        ("overall", "overall", "correct_accuracy"): 3 / 4,
+        ("overall", "overall", "f1_pooled"): 2 * 0.5 * 0.75 / 1.25,
+    }
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key
+    n = {(m.name, m.metric): m.n for m in result.metrics}
+    assert n[("gsm8k", "f1")] == 6 and n[("gsm8k", "error_accuracy")] == 4
+    assert n[("math", "correct_accuracy")] == 2
+
+    # a higher threshold flags steps scoring 0.6 and 0.55 too
+    suite, groups = loaded(tmp_path / "pb", threshold="0.65")
+    got = values(suite.evaluate(groups, scores, n_bootstrap=0, seed=0, confidence=0.95))
+    assert got[("subset", "gsm8k", "error_accuracy")] == pytest.approx(3 / 4)  # 0.6 now found
+    assert got[("subset", "math", "correct_accuracy")] == 0.0  # both correct ones flagged
+    assert got[("subset", "math", "f1")] == 0.0
+    assert "0.65" in suite.sufficient_statistics(groups, scores).notes[0]
+
+
+def test_f1_edge_cases() -> None:
+    got = f1(np.array([0.0, 0.5, np.nan, 1.0]), np.array([0.0, 0.0, 1.0, 1.0]))
+    assert got[:2].tolist() == [0.0, 0.0] and np.isnan(got[2]) and got[3] == 1.0
+
+
+def test_bootstrap_intervals_are_stratified_and_deterministic(tmp_path: Path) -> None:
+    suite, groups = loaded(write_cases(tmp_path / "pb"))
+    scores = np.concatenate([np.array(s) for _, _, s in CASES])
+    stats = suite.sufficient_statistics(groups, scores)
+    assert stats.strata == ("gsm8k/erroneous", "gsm8k/correct", "math/erroneous", "math/correct")
+    first = suite.evaluate(groups, scores, n_bootstrap=300, seed=5, confidence=0.9)
+    again = suite.evaluate(groups, scores, n_bootstrap=300, seed=5, confidence=0.9)
+    assert [m.as_dict() for m in first.metrics] == [m.as_dict() for m in again.metrics]
+    for m in first.metrics:
+        assert m.ci_low <= m.value + 1e-12 and m.value <= m.ci_high + 1e-12, m
+    by_key = {(m.name, m.metric): m for m in first.metrics}
+    # math's correct solutions all match: every resample of that stratum keeps accuracy 1
+    assert by_key[("math", "correct_accuracy")].ci_low == 1.0
+    assert by_key[("gsm8k", "f1")].ci_low < by_key[("gsm8k", "f1")].ci_high
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"problem": "p", "steps": "one step", "label": -1}, "'steps' must be a list"),
+        ({"problem": "p", "steps": [], "label": -1}, "'steps' is empty"),
+        ({"problem": "p", "steps": ["a", 3], "label": -1}, r"steps\[1\] must be a string"),
+        ({"problem": "p", "steps": ["a", " "], "label": -1}, r"steps\[1\] is blank"),
+        ({"problem": "p", "steps": ["a", "b"], "label": 2}, "label 2 is out of range"),
+        ({"problem": "p", "steps": ["a", "b"], "label": -2}, "label -2 is out of range"),
+        ({"problem": "p", "steps": ["a"], "label": True}, "'label' must be an integer"),
+        ({"problem": "p", "steps": ["a\n\nb"], "label": -1}, "contains the step separator"),
+        ({"problem": "", "steps": ["a"], "label": -1}, "'problem' must be a non-empty"),
+        ({"steps": ["a"], "label": -1}, "no field 'problem'"),
+    ],
+)
+def test_bad_rows_name_file_and_row(tmp_path: Path, row: dict, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    good = {"problem": "p", "steps": ["a"], "label": -1}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=f"bad.jsonl row 1 \\(0-based\\): .*{message}"):
+        loaded(path)
+
+
+def test_option_and_id_errors(tmp_path: Path) -> None:
+    path = tmp_path / "gsm8k.jsonl"
+    row = {"id": "x", "problem": "p", "steps": ["a"], "label": -1}
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"row 1 .*duplicate id 'x'"):
+        loaded(path)
+    with pytest.raises(UsageError, match="--suite-option tie_credit"):
+        loaded(path, tie_credit="1")
+    with pytest.raises(UsageError, match="threshold: 'high' is not a number"):
+        loaded(path, threshold="high")
+    with pytest.raises(UsageError, match="needs --data"):
+        ProcessBenchSuite().load(SuiteOptions())
+    # a custom separator lets steps hold blank lines
+    path.write_text(json.dumps({"problem": "p", "steps": ["a\n\nb", "c"], "label": 1}) + "\n")
+    _, groups = loaded(path, separator="\\n---\\n")
+    assert groups.candidates["response"].to_list() == ["a\n\nb", "a\n\nb\n---\nc"]
+
+
+def hand_step_scores(model_dir: Path, problem: str, steps: list[str]) -> np.ndarray:
+    """One explicit forward pass on the full solution written out by hand; softmax over the
+    "+"/"-" logits at each tag token."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    text = f"<s><|user|>{problem}<|assistant|>" + "\n\n".join(s + TAG for s in steps) + "</s>"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    tag = tokenizer.convert_tokens_to_ids(TAG)
+    positions = [i for i, t in enumerate(ids) if t == tag]
+    plus, minus = tokenizer.convert_tokens_to_ids(["+", "-"])
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, positions].double()
+    return torch.softmax(logits[:, [plus, minus]], dim=-1)[:, 0].numpy()
+
+
+def test_rmbench_run_processbench_with_prm_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(10):
+        n = int(rng.integers(1, 6))
+        steps = [" ".join(rng.choice(WORDS, int(rng.integers(2, 6)))) for _ in range(n)]
+        label = -1 if i % 2 == 0 else int(rng.integers(0, n))
+        rows.append(
+            {"id": f"gsm8k-{i}", "problem": f"tok{i} answer{i}?", "steps": steps, "label": label}
+        )
+    data = tmp_path / "gsm8k.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    texts = [" ".join(WORDS)] * 20 + [" ".join(r["steps"]) for r in rows]
+    model = make_tiny_prm(tmp_path / "prm", texts, "lm")
+
+    expected_steps = {r["id"]: hand_step_scores(model, r["problem"], r["steps"]) for r in rows}
+    threshold = float(np.median(np.concatenate(list(expected_steps.values()))))
+    run_dir = tmp_path / "run"
+    args = ["run", "--suite", "processbench", "--data", str(data), "--scorer", "prm"]
+    args += ["--model", str(model), "-O", f"step_tag={TAG}", "-O", "aggregation=last"]
+    args += ["--suite-option", f"threshold={threshold!r}", "--device", "cpu"]
+    args += ["--run-dir", str(run_dir), "--bootstrap", "50", "-q"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err + out
+    assert "f1" in out and "error_accuracy" in out
+
+    scores = pl.read_parquet(run_dir / "scores.parquet")
+    for r in rows:
+        got = scores.filter(pl.col("group_id") == r["id"]).sort("candidate_index")["score"]
+        np.testing.assert_allclose(got.to_numpy(), expected_steps[r["id"]], rtol=1e-5)
+
+    def predicted(step_scores: np.ndarray) -> int:
+        low = np.flatnonzero(step_scores < threshold)
+        return int(low[0]) if low.size else -1
+
+    hits = {r["id"]: predicted(expected_steps[r["id"]]) == r["label"] for r in rows}
+    wrong = [hits[r["id"]] for r in rows if r["label"] != -1]
+    right = [hits[r["id"]] for r in rows if r["label"] == -1]
+    a, b = np.mean(wrong), np.mean(right)
+    f1_by_hand = 0.0 if a + b == 0 else 2 * a * b / (a + b)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    reported = {(m["name"], m["metric"]): m for m in summary["metrics"]}
+    assert reported[("gsm8k", "error_accuracy")]["value"] == pytest.approx(a)
+    assert reported[("gsm8k", "correct_accuracy")]["value"] == pytest.approx(b)
+    assert reported[("gsm8k", "f1")]["value"] == pytest.approx(f1_by_hand)
+    assert reported[("overall", "f1")]["value"] == pytest.approx(f1_by_hand)
+    assert summary["scorer_report"] == {
+        "inputs": sum(len(r["steps"]) for r in rows),
+        "forward_passes": len(rows),  # one pass per solution; its prefixes read from it
+        "inputs_read_from_a_longer_pass": sum(len(r["steps"]) - 1 for r in rows),
+    }
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["scorer_identity"]["aggregation"] == "last"
+    assert manifest["scorer_identity"]["steps"]["tag"] == TAG
