@@ -6,7 +6,7 @@ Plugins are modules or packages advertised under the ``rmbench`` entry-point gro
     my_plugin = "my_package.plugin"
 
 The module implements any of the hooks below, decorated with :data:`rmbench.hookimpl`.
-rmbench's own scorers and suites register through exactly the same hooks.
+rmbench's own scorers, suites and verifiers register through exactly the same hooks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from rmbench.scorers.base import ScorerFactory
     from rmbench.suites.base import Suite
+    from rmbench.verifiers.base import Verifier
 
 hookspec = pluggy.HookspecMarker("rmbench")
 
@@ -43,3 +44,15 @@ def register_suites(register: Callable[[Suite], None]) -> None:
 @hookspec
 def register_commands(cli: typer.Typer) -> None:
     """Add sub-commands to the ``rmbench`` Typer application."""
+
+
+@hookspec
+def register_verifiers(register: Callable[[Verifier], None]) -> None:
+    """Register verifiers by calling ``register(verifier)`` once per verifier.
+
+    A verifier has a unique ``name`` (what users pass to ``-O verifier=NAME`` and
+    ``rmbench verify --verifier``), a one-line ``description`` and
+    ``check(item: VerifyItem) -> Verdict`` (see :mod:`rmbench.verifiers.base`). Checks run in
+    worker processes under a per-item timeout, so the object must be picklable and its
+    module importable by name.
+    """

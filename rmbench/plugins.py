@@ -1,4 +1,4 @@
-"""Plugin discovery and the registry of scorers, suites and commands they provide.
+"""Plugin discovery and the registry of scorers, suites, verifiers and commands they provide.
 
 Plugins are found through the ``rmbench`` entry-point group (rmbench's own built-ins use the
 same group) and managed by a :class:`pluggy.PluginManager`. Unlike a plain
@@ -47,11 +47,12 @@ from rmbench.errors import UsageError
 if TYPE_CHECKING:
     from rmbench.scorers.base import ScorerFactory
     from rmbench.suites.base import Suite
+    from rmbench.verifiers.base import Verifier
 
 PROJECT = "rmbench"
 ENTRY_POINT_GROUP = "rmbench"
 
-HOOKS = ("register_scorers", "register_suites", "register_commands")
+HOOKS = ("register_scorers", "register_suites", "register_commands", "register_verifiers")
 #: Where a failure happened: ``import`` (loading the entry point), ``register`` (handing the
 #: object to pluggy, which validates hook signatures) or the name of the hook that failed.
 STAGES = ("import", "register", *HOOKS)
@@ -82,6 +83,7 @@ class PluginInfo:
     suites: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
     failures: tuple[PluginFailure, ...] = ()
+    verifiers: tuple[str, ...] = ()
 
     @property
     def error(self) -> str | None:
@@ -97,6 +99,7 @@ class PluginInfo:
             "scorers": list(self.scorers),
             "suites": list(self.suites),
             "commands": list(self.commands),
+            "verifiers": list(self.verifiers),
             "status": "error" if self.failures else "ok",
             "error": self.error,
         }
@@ -115,6 +118,12 @@ class RegisteredSuite:
 
 
 @dataclass(frozen=True)
+class RegisteredVerifier:
+    verifier: Verifier
+    plugin: str
+
+
+@dataclass(frozen=True)
 class RegisteredCommand:
     """A command or command group a plugin added; one unnamed group can provide several names."""
 
@@ -127,8 +136,9 @@ class RegisteredCommand:
 class Registry:
     """Everything the plugins provide. Read-only for callers.
 
-    ``unavailable`` maps ``(kind, name)`` to the failure that kept a scorer or suite of that
-    name out (kind is ``"scorer"`` or ``"suite"``), so a lookup can say *why* it is missing.
+    ``unavailable`` maps ``(kind, name)`` to the failure that kept a scorer, suite or verifier
+    of that name out (kind is ``"scorer"``, ``"suite"`` or ``"verifier"``), so a lookup can say
+    *why* it is missing.
     """
 
     scorers: dict[str, RegisteredScorer]
@@ -136,6 +146,7 @@ class Registry:
     commands: dict[str, tuple[RegisteredCommand, ...]]
     plugins: list[PluginInfo]
     unavailable: dict[tuple[str, str], PluginFailure] = field(default_factory=dict)
+    verifiers: dict[str, RegisteredVerifier] = field(default_factory=dict)
 
     @property
     def broken_plugins(self) -> list[PluginInfo]:
@@ -171,6 +182,7 @@ class _PluginState:
     scorers: list[str] = field(default_factory=list)
     suites: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    verifiers: list[str] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
 
     def fail(self, stage: str, message: str, tb: str = "") -> PluginFailure:
@@ -191,6 +203,7 @@ class _PluginState:
             suites=tuple(self.suites),
             commands=tuple(self.commands),
             failures=tuple(self.failures),
+            verifiers=tuple(self.verifiers),
         )
 
 
@@ -257,6 +270,10 @@ def _check_suite(obj: object) -> str | None:
     )
 
 
+def _check_verifier(obj: object) -> str | None:
+    return _check_fields(obj, ("name", "description"), ("check",))
+
+
 def _name_of(obj: object) -> str | None:
     try:
         name = getattr(obj, "name", None)
@@ -291,6 +308,7 @@ class _Builder:
         self.plugins: list[_PluginState] = []
         self.scorers: dict[str, RegisteredScorer] = {}
         self.suites: dict[str, RegisteredSuite] = {}
+        self.verifiers: dict[str, RegisteredVerifier] = {}
         self.commands: dict[str, list[RegisteredCommand]] = {}
         self.command_owners: dict[str, str] = {}
         self.unavailable: dict[tuple[str, str], PluginFailure] = {}
@@ -354,7 +372,11 @@ class _Builder:
         return None
 
     def collect(self, kind: str, hook_name: str, check: Callable[[object], str | None]) -> None:
-        table: dict[str, Any] = self.scorers if kind == "scorer" else self.suites
+        table: dict[str, Any] = {
+            "scorer": self.scorers,
+            "suite": self.suites,
+            "verifier": self.verifiers,
+        }[kind]
         for state in self.plugins:
             got: list[object] = []
             failure = self._call(state, hook_name, {"register": got.append})
@@ -378,9 +400,12 @@ class _Builder:
                 elif kind == "scorer":
                     table[name] = RegisteredScorer(obj, state.name)  # type: ignore[arg-type]
                     state.scorers.append(name)
-                else:
+                elif kind == "suite":
                     table[name] = RegisteredSuite(obj, state.name)  # type: ignore[arg-type]
                     state.suites.append(name)
+                else:
+                    table[name] = RegisteredVerifier(obj, state.name)  # type: ignore[arg-type]
+                    state.verifiers.append(name)
 
     def collect_commands(self) -> None:
         """Run each ``register_commands`` on a scratch app, so a raising plugin adds nothing.
@@ -420,10 +445,15 @@ class _Builder:
                 state.commands.extend(names)
 
     def finish(self) -> Registry:
+        tables: dict[str, Mapping[str, object]] = {
+            "scorer": self.scorers,
+            "suite": self.suites,
+            "verifier": self.verifiers,
+        }
         unavailable = {
             key: failure
             for key, failure in self.unavailable.items()
-            if key[1] not in (self.scorers if key[0] == "scorer" else self.suites)
+            if key[1] not in tables[key[0]]
         }
         return Registry(
             scorers=self.scorers,
@@ -431,6 +461,7 @@ class _Builder:
             commands={plugin: tuple(entries) for plugin, entries in self.commands.items()},
             plugins=[state.info() for state in self.plugins],
             unavailable=unavailable,
+            verifiers=self.verifiers,
         )
 
 
@@ -446,6 +477,7 @@ def build_registry(extra_plugins: Mapping[str, object] | None = None) -> Registr
         builder.add_plugin(name, plugin)
     builder.collect("scorer", "register_scorers", _check_scorer)
     builder.collect("suite", "register_suites", _check_suite)
+    builder.collect("verifier", "register_verifiers", _check_verifier)
     builder.collect_commands()
     return builder.finish()
 
@@ -518,6 +550,12 @@ def get_suite(name: str) -> Suite:
     """The suite registered as ``name``; a one-line :class:`UsageError` if there is none."""
     registry = get_registry()
     return _lookup("suite", name, registry.suites, registry).suite
+
+
+def get_verifier(name: str) -> Verifier:
+    """The verifier registered as ``name``; a one-line :class:`UsageError` if there is none."""
+    registry = get_registry()
+    return _lookup("verifier", name, registry.verifiers, registry).verifier
 
 
 def register_plugin_commands(app: typer.Typer, registry: Registry | None = None) -> None:

@@ -244,7 +244,7 @@ def test_misspelled_hook_is_reported(sandbox: PluginSandbox) -> None:
     )
     assert plugin(get_registry(), "toy_typo").error == (
         "register: unknown hook 'register_scorer' "
-        "(known hooks: register_scorers, register_suites, register_commands)"
+        "(known hooks: register_scorers, register_suites, register_commands, register_verifiers)"
     )
 
 

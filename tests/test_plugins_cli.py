@@ -70,6 +70,7 @@ def test_plugins_json_lists_every_plugin(sandbox: PluginSandbox) -> None:
         "scorers": ["toy-length"],
         "suites": ["toy-suite"],
         "commands": ["toy-hello"],
+        "verifiers": [],
         "status": "ok",
         "error": None,
     }

@@ -22,7 +22,15 @@ _app: typer.Typer | None = None
 
 def create_app() -> typer.Typer:
     """A new app with the built-in commands and those plugins add via ``register_commands``."""
-    from rmbench.cli import gate_cmd, metrics_cmd, plugins_cmd, regret_cmd, run_cmd, train_cmd
+    from rmbench.cli import (
+        gate_cmd,
+        metrics_cmd,
+        plugins_cmd,
+        regret_cmd,
+        run_cmd,
+        train_cmd,
+        verify_cmd,
+    )
     from rmbench.plugins import register_plugin_commands
 
     app = typer.Typer(
@@ -38,6 +46,7 @@ def create_app() -> typer.Typer:
     gate_cmd.register(app)
     regret_cmd.register(app)
     train_cmd.register(app)
+    verify_cmd.register(app)
     register_plugin_commands(app)
     return app
 

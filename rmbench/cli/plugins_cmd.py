@@ -52,6 +52,7 @@ def _provides(info: PluginInfo) -> Text:
             ("scorers", info.scorers),
             ("suites", info.suites),
             ("commands", info.commands),
+            ("verifiers", info.verifiers),
         )
         if names
     ]

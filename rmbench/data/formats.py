@@ -55,6 +55,9 @@ class ParsedRow:
     candidates: tuple[Candidate, ...]
     gold_kind: str
     subset: str | None = None
+    # what a verifier checks the responses against (a gold answer, unit tests); only a
+    # column mapping with a ``reference`` role sets it
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import polars as pl
 
 from rmbench.data.contract import RejectionReport, RowRejected
 from rmbench.data.formats import FORMATS, ParsedRow, RowFormat, detect_format, normalize_row, row_id
-from rmbench.data.model import CANDIDATES_SCHEMA, GROUPS_SCHEMA, ResponseGroups
+from rmbench.data.model import CANDIDATES_SCHEMA, GROUPS_SCHEMA, REFERENCE, ResponseGroups
 from rmbench.data.readers import is_saved_dataset, iter_records, source_stem
 from rmbench.errors import DataError, UsageError
 
@@ -46,6 +46,7 @@ class _FrameBuilder:
     def __init__(self) -> None:
         self.groups: dict[str, list[Any]] = {name: [] for name in GROUPS_SCHEMA}
         self.candidates: dict[str, list[Any]] = {name: [] for name in CANDIDATES_SCHEMA}
+        self.references: list[str | None] = []
 
     def __len__(self) -> int:
         return len(self.groups["group_id"])
@@ -58,6 +59,7 @@ class _FrameBuilder:
         g["gold_kind"].append(parsed.gold_kind)
         g["source"].append(source)
         g["source_row"].append(row)
+        self.references.append(parsed.reference)
         c = self.candidates
         for index, candidate in enumerate(parsed.candidates):
             c["group_id"].append(group_id)
@@ -67,10 +69,11 @@ class _FrameBuilder:
             c["model"].append(candidate.model)
 
     def build(self) -> ResponseGroups:
-        return ResponseGroups(
-            pl.DataFrame(self.groups, schema=GROUPS_SCHEMA),
-            pl.DataFrame(self.candidates, schema=CANDIDATES_SCHEMA),
-        )
+        groups = pl.DataFrame(self.groups, schema=GROUPS_SCHEMA)
+        if any(reference is not None for reference in self.references):
+            # optional column: only sources whose mapping names a reference have one
+            groups = groups.with_columns(pl.Series(REFERENCE, self.references, pl.String))
+        return ResponseGroups(groups, pl.DataFrame(self.candidates, schema=CANDIDATES_SCHEMA))
 
 
 def _resolve_format(name: str | RowFormat) -> RowFormat | None:

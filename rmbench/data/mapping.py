@@ -34,6 +34,7 @@ ROLES: dict[str, str] = {
     "gold": "a list of numeric gold scores, one per response (multi-response sets)",
     "id": "the row's id (optional)",
     "subset": "the row's subset (optional)",
+    "reference": "what a verifier checks responses against: gold answer or unit tests (optional)",
 }
 PAIR_ROLES = ("prompt", "chosen", "rejected")
 MULTI_ROLES = ("prompt", "responses", "gold")
@@ -81,6 +82,16 @@ def column_format(
     def subset_of(record: Mapping[str, Any]) -> str | None:
         return optional_str(record, col["subset"]) if "subset" in col else None
 
+    def reference_of(record: Mapping[str, Any]) -> str | None:
+        if "reference" not in col:
+            return None
+        value = require(record, col["reference"])
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # a numeric gold answer (42, 0.5) read from JSON
+        if not isinstance(value, str):
+            raise RowRejected("malformed", f"{col['reference']} must be text", col["reference"])
+        return value
+
     def parse_pair(record: Mapping[str, Any]) -> ParsedRow:
         prompt = to_messages(require(record, col["prompt"]), col["prompt"])
         chosen = require_str(record, col["chosen"])
@@ -93,6 +104,7 @@ def column_format(
             ),
             "pairwise",
             subset_of(record),
+            reference_of(record),
         )
 
     def parse_multi(record: Mapping[str, Any]) -> ParsedRow:
@@ -118,9 +130,11 @@ def column_format(
             candidates.append(
                 Candidate(text, _gold_value(gold, col["gold"], i, gold_kind), None, column)
             )
-        return ParsedRow(prompt, tuple(candidates), gold_kind, subset_of(record))
+        return ParsedRow(
+            prompt, tuple(candidates), gold_kind, subset_of(record), reference_of(record)
+        )
 
-    required = tuple(col[role] for role in needed)
+    required = tuple(col[role] for role in (*needed, "reference") if role in col)
     return RowFormat(
         name=origin,
         description="columns mapped by the user: "

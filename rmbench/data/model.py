@@ -47,6 +47,10 @@ CANDIDATES_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),  # generator of the response when known (provenance), else null
 }
 
+#: Optional column of the groups frame: what a verifier checks the group's responses against
+#: (a gold answer, unit tests). Present only when the source maps a ``reference`` column.
+REFERENCE = "reference"
+
 Message = dict[str, str]
 
 
@@ -155,8 +159,11 @@ class ResponseGroups:
         Parquet has the same fingerprint.
         """
         h = hashlib.sha256()
+        group_cols = ["group_id", "subset", "prompt", "gold_kind"]
+        if REFERENCE in self.groups.columns:  # data without references keeps its fingerprint
+            group_cols.append(REFERENCE)
         for frame, cols in (
-            (self.groups, ["group_id", "subset", "prompt", "gold_kind"]),
+            (self.groups, group_cols),
             (self.candidates, ["group_id", "candidate_index", "response", "gold"]),
         ):
             for row in frame.select(cols).iter_rows():

@@ -24,11 +24,17 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 
 
-def candidate_key(prompt: Sequence[dict[str, str]], response: str, group: str | None = None) -> str:
+def candidate_key(
+    prompt: Sequence[dict[str, str]],
+    response: str,
+    group: str | None = None,
+    reference: str | None = None,
+) -> str:
     """Content key of one (context, response) input: equal inputs share one cached score.
 
     ``group`` joins the key only for scorers that compare a response with the rest of its group
-    (see ``Scorer.compares_within_group``); other keys are unchanged by it.
+    (see ``Scorer.compares_within_group``), ``reference`` only for scorers that check against
+    it (``Scorer.needs_reference``); other keys are unchanged by them.
     """
     content: dict[str, object] = {
         "prompt": [[m["role"], m["content"]] for m in prompt],
@@ -36,6 +42,8 @@ def candidate_key(prompt: Sequence[dict[str, str]], response: str, group: str | 
     }
     if group is not None:
         content["group"] = group
+    if reference is not None:
+        content["reference"] = reference
     payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from rmbench import __version__
 from rmbench.data.contract import RejectionReport
-from rmbench.data.model import ResponseGroups
+from rmbench.data.model import REFERENCE, ResponseGroups
 from rmbench.errors import DataError, UsageError
 from rmbench.plugins import get_scorer_factory, get_suite
 from rmbench.run.cache import ScoreCache, candidate_key
@@ -99,12 +99,15 @@ def _validate(request: RunRequest) -> None:
 
 
 def scoring_items(
-    groups: ResponseGroups, within_group: bool = False
+    groups: ResponseGroups, within_group: bool = False, with_reference: bool = False
 ) -> tuple[list[str], list[ScoringItem]]:
     """Cache key per candidate (aligned with ``groups.candidates``) and the unique items.
 
     ``within_group``: the scorer compares responses within their group, so the group is part
     of each item (and of its key) instead of equal inputs sharing one score across groups.
+    ``with_reference``: the scorer checks responses against the group's ``reference`` column,
+    which then joins each item and its key (the same response is right for one gold answer
+    and wrong for another).
     """
     prompts = dict(
         zip(groups.groups["group_id"].to_list(), groups.groups["prompt"].to_list(), strict=True)
@@ -112,6 +115,13 @@ def scoring_items(
     subsets = dict(
         zip(groups.groups["group_id"].to_list(), groups.groups["subset"].to_list(), strict=True)
     )
+    references: dict[str, str | None] = {}
+    if with_reference:
+        if REFERENCE not in groups.groups.columns:
+            raise UsageError("this scorer needs a reference per prompt, and the data has none")
+        references = dict(
+            zip(groups.groups["group_id"].to_list(), groups.groups[REFERENCE], strict=True)
+        )
     keys: list[str] = []
     unique: dict[str, ScoringItem] = {}
     for group_id, index, response in groups.candidates.select(
@@ -119,7 +129,8 @@ def scoring_items(
     ).iter_rows():
         prompt = prompts[group_id]
         group = str(group_id) if within_group else None
-        key = candidate_key(prompt, response, group)
+        reference = (references[group_id] or "") if with_reference else None
+        key = candidate_key(prompt, response, group, reference)
         keys.append(key)
         if key not in unique:
             unique[key] = ScoringItem(
@@ -128,6 +139,7 @@ def scoring_items(
                 response,
                 ref=f"{subsets[group_id]}/{group_id}#{index}",
                 group=group or "",
+                reference=reference or "",
             )
     return keys, list(unique.values())
 
@@ -145,6 +157,13 @@ def execute(request: RunRequest, console: Console, show_progress: bool = True) -
         console.print(f"[yellow]rejected:[/] {line}", markup=True, highlight=False)
 
     scorer = factory.create(request.scorer_options)
+    needs_reference = bool(getattr(scorer, "needs_reference", False))
+    if needs_reference and REFERENCE not in groups.groups.columns:
+        raise UsageError(
+            f"scorer {request.scorer!r} checks responses against a reference, and suite "
+            f"{request.suite!r} has none (with --suite custom, map one: "
+            "--suite-option reference=COLUMN)"
+        )
     identity = scorer.identity()
     run_dir = RunDirectory(
         request.run_dir
@@ -194,7 +213,9 @@ def execute(request: RunRequest, console: Console, show_progress: bool = True) -
     resumed = run_dir.claim(manifest, request.overwrite)
     run_dir.write_rejections(loaded.rejections.to_dict())
 
-    keys, items = scoring_items(groups, bool(getattr(scorer, "compares_within_group", False)))
+    keys, items = scoring_items(
+        groups, bool(getattr(scorer, "compares_within_group", False)), needs_reference
+    )
     with ScoreCache(run_dir.cache_path) as cache:
         cached = cache.get_many(item.key for item in items)
         todo = [item for item in items if item.key not in cached]

@@ -30,6 +30,9 @@ class ScoringItem:
     # The suite group the response belongs to: set only for scorers that declare
     # ``compares_within_group`` (their score depends on the group's other responses).
     group: str = ""
+    # What the response is checked against (a gold answer, unit tests): set only for scorers
+    # that declare ``needs_reference``, from the suite's optional ``reference`` column.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class Scorer(Protocol):
     #   other responses of its suite group (a pairwise judge). The runner then sets
     #   ``ScoringItem.group`` and keys the cache by (group, prompt, response), so two groups that
     #   share a prompt (RewardBench 1 does) are scored separately.
+    # * ``needs_reference: bool`` (default False): the score checks the response against the
+    #   group's reference (a verifier). The runner refuses a suite without a ``reference``
+    #   column, sets ``ScoringItem.reference`` and makes the reference part of the cache key.
     # * ``report() -> dict``: JSON-serialisable counts of this session (requests, unparseable
     #   verdicts, ...), written to ``summary.json`` as ``scorer_report``.
 

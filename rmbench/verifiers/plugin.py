@@ -6,8 +6,18 @@ from collections.abc import Callable
 
 from rmbench import hookimpl
 from rmbench.scorers.base import ScorerFactory
+from rmbench.verifiers.base import Verifier
+from rmbench.verifiers.math import MathVerifier
+from rmbench.verifiers.python_tests import PythonTestsVerifier
+from rmbench.verifiers.scorer import VerifierFactory
 
 
 @hookimpl
 def register_scorers(register: Callable[[ScorerFactory], None]) -> None:
-    del register  # the verifier scorer factory is registered here once it lands
+    register(VerifierFactory())
+
+
+@hookimpl
+def register_verifiers(register: Callable[[Verifier], None]) -> None:
+    register(MathVerifier())
+    register(PythonTestsVerifier())
