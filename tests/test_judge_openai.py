@@ -34,7 +34,7 @@ from rmbench.scorers.base import ScorerOptions, ScoringItem
 from rmbench.scorers.judge.scorer import JudgeConfig, JudgeOpenAIScorer
 from rmbench.scorers.judge.templates import BUILTIN_TEMPLATES
 
-Decide = Callable[[list[dict[str, str]]], str]
+Decide = Callable[[list[dict[str, str]]], Any]
 
 
 def fenced_block_after(text: str, header: str, pos: int = 0) -> tuple[str, int]:
@@ -131,6 +131,31 @@ def _handler(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault[0] == "sleep":
                 time.sleep(fault[1])
             reply = server.decide(body["messages"])
+            # a judge may also give its tokens with their top alternatives: (text, tokens),
+            # tokens as [(token, logprob, {alternative: logprob})], sent when asked for
+            tokens: list[tuple[str, float, dict[str, float]]] = []
+            if isinstance(reply, tuple):
+                reply, tokens = reply
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": "stop",
+            }
+            if body.get("logprobs"):
+                k = int(body["top_logprobs"])
+                choice["logprobs"] = {
+                    "content": [
+                        {
+                            "token": token,
+                            "logprob": logprob,
+                            "top_logprobs": [
+                                {"token": t, "logprob": lp}
+                                for t, lp in sorted(top.items(), key=lambda x: -x[1])[:k]
+                            ],
+                        }
+                        for token, logprob, top in tokens
+                    ]
+                }
             prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
             self._send(
                 200,
@@ -138,13 +163,7 @@ def _handler(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
                     "id": f"chatcmpl-{len(server.requests)}",
                     "object": "chat.completion",
                     "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": reply},
-                            "finish_reason": "stop",
-                        }
-                    ],
+                    "choices": [choice],
                     "usage": {
                         "prompt_tokens": prompt_tokens,
                         "completion_tokens": len(reply.split()),
