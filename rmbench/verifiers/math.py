@@ -4,7 +4,9 @@ Extraction and comparison are math-verify's (Hugging Face's ``math_verify.parse`
 ``verify``): the response's answer is taken from ``\\boxed{...}`` when there is one, else from
 the last LaTeX or plain expression; equality is symbolic and numeric, so ``\\frac{1}{2}``,
 ``0.5`` and ``1/2`` agree. The gold answer may be written bare (``1/2``, ``\\frac{1}{2}``) or
-in math mode; a bare LaTeX answer is retried as ``$...$`` when plain parsing finds nothing.
+in math mode; a bare LaTeX answer (``(x+1)^2``) is retried as ``$...$`` when plain parsing
+finds nothing, unless it reads as prose (two words in a row): a gold answer of plain words is
+an ``error``, not a product of single-letter variables.
 
 math-verify's own timeouts are switched off: they use ``SIGALRM`` and silently turn a hang
 into "not equal". The pool (:mod:`rmbench.verifiers.pool`) enforces the deadline instead and
@@ -14,9 +16,12 @@ reports a hang as ``timeout``, which keeps "wrong" and "could not tell" apart.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rmbench.verifiers.base import Verdict, VerifyItem, short
+
+_PROSE = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 
 
 def _parse(text: str) -> list[Any]:
@@ -43,7 +48,7 @@ class MathVerifier:
 
         _quiet()
         gold = _parse(item.reference)
-        if not gold and "$" not in item.reference:
+        if not gold and "$" not in item.reference and not _PROSE.search(item.reference):
             gold = _parse(f"${item.reference}$")
         if not gold:
             return Verdict("error", 0.0, short(f"cannot parse the reference {item.reference!r}"))
