@@ -278,24 +278,25 @@ def print_family(console: Console, family: Any) -> None:
     """One line per member: noise level, flips, status, held-out accuracy with its interval."""
     for member in family.members:
         record = member.record
-        line = f"flip {member.flip_fraction:<6g} {record['status']:<8}"
-        if member.skipped:
-            line += " (already finished, skipped)"
-        elif member.resumed_from is not None:
-            line += f" (resumed from step {member.resumed_from})"
+        line = f"flip {member.flip_fraction:<5g} {record['status']:<8}"
         if record.get("flipped_train_pairs") is not None:
-            line += f"  flipped {record['flipped_train_pairs']}/{record['split']['train_pairs']}"
+            line += f" {record['flipped_train_pairs']}/{record['split']['train_pairs']} flipped"
         acc = record.get("eval_accuracy")
         if acc:
-            interval = (
-                f" [95% CI {acc['ci_low']:.4f}, {acc['ci_high']:.4f}]" if acc["bootstrap"] else ""
-            )
-            line += f"  held-out accuracy {acc['value']:.4f}{interval}"
+            line += f"  accuracy {acc['value']:.4f}"
+            if acc["bootstrap"]:
+                line += f" [{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]"
+        if member.skipped:
+            line += "  skipped"
+        elif member.resumed_from is not None:
+            line += f"  resumed at {member.resumed_from}"
         console.print(line, highlight=False)
     state = "finished" if family.finished else "stopped: rerun the same command to continue"
     console.print(
-        f"family {state}; manifest: {family.root / 'family_manifest.json'}", highlight=False
+        f"family {state} (held-out accuracy, 95% bootstrap intervals; skipped: finished earlier)",
+        highlight=False,
     )
+    console.print(f"manifest: {family.root / 'family_manifest.json'}", highlight=False)
 
 
 def print_outcome(console: Console, outcome: Any) -> None:
