@@ -98,3 +98,65 @@ def make_tiny_bert_prm(path: Path, texts: Iterable[str], *, seed: int = 0) -> Pa
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+REMOTE_CODE = '''"""A process reward model class shipped with its checkpoint, as Qwen2.5-Math-PRM ships one."""
+
+from torch import nn
+from transformers import LlamaModel, LlamaPreTrainedModel
+from transformers.modeling_outputs import TokenClassifierOutput
+
+
+class TinyForProcessRewardModel(LlamaPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = LlamaModel(config)
+        hidden = config.hidden_size
+        self.score = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, **kwargs):
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return TokenClassifierOutput(logits=self.score(hidden))
+'''
+
+
+def make_tiny_remote_code_prm(path: Path, texts: Iterable[str], *, seed: int = 0) -> Path:
+    """A ``TinyForProcessRewardModel`` checkpoint whose class lives in the checkpoint's own
+    ``modeling_tiny_prm.py`` (``auto_map`` -> ``AutoModel``), loadable only with remote code."""
+    import importlib.util
+    import json
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "modeling_tiny_prm.py").write_text(REMOTE_CODE)
+    spec = importlib.util.spec_from_file_location(
+        "modeling_tiny_prm", path / "modeling_tiny_prm.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tokenizer = make_tokenizer(texts)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=0.2,
+    )
+    model = module.TinyForProcessRewardModel(config)
+    with torch.no_grad():
+        model.score[2].weight.mul_(5.0)  # step scores spread over (0, 1)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    config_path = path / "config.json"
+    saved = json.loads(config_path.read_text())
+    saved["architectures"] = ["TinyForProcessRewardModel"]
+    saved["auto_map"] = {"AutoModel": "modeling_tiny_prm.TinyForProcessRewardModel"}
+    config_path.write_text(json.dumps(saved, indent=2))
+    return path

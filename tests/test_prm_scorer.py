@@ -13,9 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from prm_models import SHEPHERD_TAG, TAG, make_tiny_bert_prm, make_tiny_prm
+from prm_models import (
+    SHEPHERD_TAG,
+    TAG,
+    make_tiny_bert_prm,
+    make_tiny_prm,
+    make_tiny_remote_code_prm,
+)
 from run_helpers import WORDS
-from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
 
 from rmbench.errors import ModelError, UsageError
 from rmbench.scorers.base import ScorerOptions, ScoringItem
@@ -31,6 +42,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("prm-models")
     out = {head: make_tiny_prm(root / head, TEXTS, head) for head in ("lm", "classifier", "value")}
     out["bert"] = make_tiny_bert_prm(root / "bert", TEXTS)
+    out["remote"] = make_tiny_remote_code_prm(root / "remote", TEXTS)
     return out
 
 
@@ -43,6 +55,7 @@ def scorer(model: Path, **extra: str) -> PRMScorer:
             device="cpu",
             max_tokens_per_batch=int(extra.get("_budget", 16384)),
             max_batch_size=int(extra.get("_rows", 64)),
+            trust_remote_code="_trust" in extra,
             extra=options,
         )
     )
@@ -62,8 +75,12 @@ def hand_step_scores(model_dir: Path, head: str, text: str, tag_token: str) -> n
     tag_id = tokenizer.convert_tokens_to_ids(tag_token)
     positions = [i for i, t in enumerate(ids) if t == tag_id]
     assert len(positions) == 2
-    loader = AutoModelForCausalLM if head == "lm" else AutoModelForTokenClassification
-    model = loader.from_pretrained(model_dir).eval()
+    if head == "remote":  # Qwen2.5-Math-PRM style: own class, AutoModel, two logits per token
+        model = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
+        head = "classifier"
+    else:
+        loader = AutoModelForCausalLM if head == "lm" else AutoModelForTokenClassification
+        model = loader.from_pretrained(model_dir).eval()
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0, positions].double()
     if head == "lm":
@@ -74,7 +91,7 @@ def hand_step_scores(model_dir: Path, head: str, text: str, tag_token: str) -> n
     return torch.sigmoid(logits[:, 0]).numpy()
 
 
-@pytest.mark.parametrize("head", ["lm", "classifier", "value"])
+@pytest.mark.parametrize("head", ["lm", "classifier", "value", "remote"])
 def test_step_scores_and_aggregations_match_hand_computation(
     models: dict[str, Path], head: str
 ) -> None:
@@ -83,7 +100,7 @@ def test_step_scores_and_aggregations_match_hand_computation(
     expected = hand_step_scores(models[head], head, text, TAG)
     assert abs(expected[0] - expected[1]) > 1e-3  # distinct steps: the aggregations differ
 
-    s = scorer(models[head])
+    s = scorer(models[head], _trust="1")
     (row,) = s.tokenize([item])
     tokenizer = AutoTokenizer.from_pretrained(models[head])
     assert row.ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -95,7 +112,7 @@ def test_step_scores_and_aggregations_match_hand_computation(
         "mean": (expected[0] + expected[1]) / 2,
     }
     for aggregation, value in by_hand.items():
-        got = scores_of(scorer(models[head], aggregation=aggregation), [item])["k"]
+        got = scores_of(scorer(models[head], aggregation=aggregation, _trust="1"), [item])["k"]
         assert got == pytest.approx(value, rel=1e-5, abs=1e-6), aggregation
 
 
@@ -223,6 +240,8 @@ def test_option_errors(models: dict[str, Path]) -> None:
     for error, model, extra, message in cases:
         with pytest.raises(error, match=message):
             scorer(model, **extra)
+    with pytest.raises(ModelError, match="pass --trust-remote-code"):
+        scorer(models["remote"])
     with pytest.raises(UsageError, match="step_tag is required"):
         PRMScorer.load(ScorerOptions(model=str(lm), device="cpu"))
 

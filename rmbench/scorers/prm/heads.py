@@ -9,7 +9,10 @@ Two families of PRMs are in use, and both are read at the tag token that follows
   (``logits_to_keep`` with a tensor of positions) where the model supports it.
 * ``classifier`` / ``value``: an ``AutoModelForTokenClassification`` head. With two labels
   (Qwen2.5-Math-PRM style) the step score is ``softmax(logits)[1]``, label 1 meaning correct;
-  with one label (a value head) it is ``sigmoid(logit)``.
+  with one label (a value head) it is ``sigmoid(logit)``. Checkpoints that ship their own
+  ``...ForProcessRewardModel`` class (Qwen2.5-Math-PRM does) are loaded through ``AutoModel``
+  with ``--trust-remote-code`` and read the same way from their per-token logits, which must
+  have two columns.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def head_kind(name: str, config: Any) -> str:
     architectures = getattr(config, "architectures", None) or []
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         return LM
+    if any(a.endswith("ForProcessRewardModel") for a in architectures):
+        return CLASSIFIER
     if any(a.endswith("ForTokenClassification") for a in architectures):
         labels = int(config.num_labels)
         if labels not in (1, 2):
@@ -57,7 +62,7 @@ def load_prm(
     attn_implementation: str | None,
 ) -> tuple[Any, Any, str]:
     """``(model, tokenizer, kind)``; one-line :class:`ModelError` for anything unusable."""
-    from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, AutoTokenizer
 
     common = {"revision": revision, "trust_remote_code": trust_remote_code}
     try:
@@ -86,8 +91,16 @@ def load_prm(
     kwargs: dict[str, Any] = {"dtype": dtype, **common}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
+    architectures = getattr(config, "architectures", None) or []
+    custom = any(a.endswith("ForProcessRewardModel") for a in architectures)
+    if custom and not trust_remote_code:
+        raise ModelError(
+            f"option --model: {name!r} is a {architectures[0]}, a class shipped as code with the "
+            "checkpoint; pass --trust-remote-code to load it"
+        )
+    loader = AutoModel if custom else AutoModelForTokenClassification
     try:
-        model, info = AutoModelForTokenClassification.from_pretrained(
+        model, info = loader.from_pretrained(
             name, config=config, output_loading_info=True, **kwargs
         )
     except (OSError, ValueError) as error:
@@ -150,12 +163,19 @@ def step_scores(
         kwargs["logits_to_keep"] = torch.from_numpy(keep).to(device)
     out: list[np.ndarray] = []
     with torch.inference_mode():
-        logits = model(
+        output = model(
             input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
-        ).logits
+        )
+        # remote-code PRM classes may return a plain tuple whose first item is the logits
+        logits = output.logits if hasattr(output, "logits") else output[0]
         for i, r in enumerate(rows):
             cols = torch.from_numpy(column[r.tag_positions]).to(logits.device)
             at_tags = logits[i].index_select(0, cols).float()
+            if kind == CLASSIFIER and at_tags.shape[-1] != 2:
+                raise ModelError(
+                    f"the model's per-token logits have {at_tags.shape[-1]} columns; a "
+                    "two-label PRM head needs 2 (bad, good)"
+                )
             if kind == LM:
                 assert good_bad is not None
                 pair = at_tags[:, list(good_bad)]
