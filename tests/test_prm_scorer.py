@@ -141,6 +141,20 @@ def test_math_shepherd_layout_regex_steps_and_plain_text_tag(models: dict[str, P
     }
 
 
+def test_system_prompt_is_added_to_prompts_without_one(models: dict[str, Path]) -> None:
+    s = scorer(models["classifier"], system_prompt="reason1\\nreason2")
+    response = "\n\n".join(STEPS)
+    text = f"<s><|system|>reason1\nreason2<|user|>tok1 tok2?<|assistant|>{STEPS[0]}{TAG}\n\n{STEPS[1]}{TAG}</s>"
+    expected = hand_step_scores(models["classifier"], "classifier", text, TAG)
+    got = s.step_scores([ScoringItem("k", PROMPT, response)])[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    own = [{"role": "system", "content": "code1"}, *PROMPT]
+    (row,) = s.tokenize([ScoringItem("k", own, response)])
+    tokenizer = AutoTokenizer.from_pretrained(models["classifier"])
+    assert tokenizer.decode(row.ids).startswith("<s><|system|>code1<|user|>")
+    assert s.identity()["system_prompt"] == "reason1\nreason2"
+
+
 def solutions(n: int, seed: int = 0) -> list[tuple[list[dict[str, str]], list[str]]]:
     rng = np.random.default_rng(seed)
     out = []

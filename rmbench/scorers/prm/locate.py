@@ -40,7 +40,9 @@ class StepTokens:
 class StepTokenizer:
     """Renders (prompt, response) with tags after each step and locates the tags' tokens."""
 
-    def __init__(self, tokenizer: Any, template: str, fmt: StepFormat) -> None:
+    def __init__(
+        self, tokenizer: Any, template: str, fmt: StepFormat, system_prompt: str | None = None
+    ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(
                 "the PRM scorer needs a fast (Rust) tokenizer: it locates step tags by "
@@ -48,6 +50,9 @@ class StepTokenizer:
             )
         self.tokenizer = tokenizer
         self.format = fmt
+        # PRMs are often trained under one fixed system message (Qwen2.5-Math-PRM: "Please
+        # reason step by step..."); it is added to prompts that bring none of their own.
+        self.system_prompt = system_prompt
         self.formatter = ChatFormatter(tokenizer, template)
         if self.formatter.mode == "pair":
             self.formatter.render_prompt([])  # raises the one-line error for 'pair'
@@ -67,8 +72,11 @@ class StepTokenizer:
                     "model would read a step boundary inside it (choose another -O step_tag)"
                 )
         content = self.format.tagged(steps)
-        full = self.formatter.render(item.prompt, content.text)
-        prompt_text = self.formatter.render_prompt(item.prompt)
+        prompt = list(item.prompt)
+        if self.system_prompt is not None and not (prompt and prompt[0]["role"] == "system"):
+            prompt.insert(0, {"role": "system", "content": self.system_prompt})
+        full = self.formatter.render(prompt, content.text)
+        prompt_text = self.formatter.render_prompt(prompt)
         start = full.text.find(content.text, len(prompt_text))
         if (
             not full.text.startswith(prompt_text)

@@ -9,7 +9,7 @@ scores are aggregated to the response's reward (:mod:`rmbench.scorers.prm.aggreg
 Options (``-O key=value``): ``step_tag`` (required), ``step_separator`` (default ``\\n\\n``)
 or ``step_regex``, ``step_join`` (default: the separator), ``good_token`` / ``bad_token``
 (causal LMs only; default ``+`` / ``-``), ``aggregation`` (min, product, last, mean; default
-min), ``attn_implementation``.
+min), ``system_prompt`` (added to prompts without a system message), ``attn_implementation``.
 
 Prefixes of one solution that arrive together (a ProcessBench-style suite scores every prefix)
 are read from a single forward pass on the longest one when that is provably exact
@@ -43,6 +43,7 @@ EXTRA_OPTIONS = (
     "good_token",
     "bad_token",
     "aggregation",
+    "system_prompt",
     "attn_implementation",
 )
 
@@ -67,6 +68,7 @@ class PRMSettings:
     good_token: str
     bad_token: str
     tokens_given: bool  # good_token or bad_token was set explicitly
+    system_prompt: str | None
 
 
 def parse_settings(options: ScorerOptions) -> PRMSettings:
@@ -102,6 +104,9 @@ def parse_settings(options: ScorerOptions) -> PRMSettings:
         good_token=good,
         bad_token=bad,
         tokens_given="good_token" in extra or "bad_token" in extra,
+        system_prompt=unescape(extra["system_prompt"], "system_prompt")
+        if "system_prompt" in extra
+        else None,
     )
 
 
@@ -130,7 +135,9 @@ class PRMScorer:
         self.options = options
         self.device = device
         self.dtype = dtype
-        self.steps = StepTokenizer(tokenizer, options.chat_template, self.settings.format)
+        self.steps = StepTokenizer(
+            tokenizer, options.chat_template, self.settings.format, self.settings.system_prompt
+        )
         self.good_bad: tuple[int, int] | None = None
         if kind == LM:
             self.good_bad = (
@@ -189,6 +196,7 @@ class PRMScorer:
             "good_bad_token_ids": list(self.good_bad) if self.good_bad else None,
             "steps": self.settings.format.identity(),
             "aggregation": self.settings.aggregation,
+            "system_prompt": self.settings.system_prompt,
             "dtype": dtype_name(self.dtype),
             "chat_template": self.steps.identity(),
             "max_length": self.max_length,
