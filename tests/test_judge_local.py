@@ -50,7 +50,7 @@ def judges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def local(path: Path, batch: int = 8, **extra: str) -> JudgeLocalScorer:
-    options = ScorerOptions(model=str(path), max_batch_size=batch, extra=extra)
+    options = ScorerOptions(model=str(path), device="cpu", max_batch_size=batch, extra=extra)
     return JudgeLocalFactory().create(options)
 
 
