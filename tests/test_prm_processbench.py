@@ -162,6 +162,22 @@ def test_option_and_id_errors(tmp_path: Path) -> None:
     assert groups.candidates["response"].to_list() == ["a\n\nb", "a\n\nb\n---\nc"]
 
 
+def test_subset_from_a_saved_split_and_subset_limit_options(tmp_path: Path) -> None:
+    import datasets
+
+    rows = [{"problem": f"p{i}", "steps": ["a", "b"], "label": i % 3 - 1} for i in range(5)]
+    datasets.DatasetDict({"math": datasets.Dataset.from_list(rows)}).save_to_disk(tmp_path / "hub")
+    _, groups = loaded(tmp_path / "hub")
+    assert set(groups.groups["subset"].to_list()) == {"math"}  # the split names the subset
+    assert groups.groups["group_id"].to_list() == [f"math-{i}" for i in range(5)]
+    root = write_cases(tmp_path / "pb")
+    suite = ProcessBenchSuite()
+    only = suite.load(SuiteOptions(data=str(root), subsets=("math",), limit=3)).groups
+    assert only.groups["group_id"].to_list() == ["math-6", "math-7", "math-8"]
+    with pytest.raises(UsageError, match="--subset: 'omnimath' has no rows"):
+        suite.load(SuiteOptions(data=str(root), subsets=("omnimath",)))
+
+
 def hand_step_scores(model_dir: Path, problem: str, steps: list[str]) -> np.ndarray:
     """One explicit forward pass on the full solution written out by hand; softmax over the
     "+"/"-" logits at each tag token."""
