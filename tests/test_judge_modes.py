@@ -301,3 +301,50 @@ def test_mode_options_are_one_line_errors(tmp_path: Path) -> None:
         )
     )
     assert config.template.mode == "best-of-4"
+
+
+def test_rewardbench2_best_of_four_through_rmbench_run(tmp_path: Path, capsys) -> None:
+    """RewardBench 2 rows judged best-of-4: the chosen response earns 1 only when the judge
+    names it in every rotation; a Ties row (another group size) is refused before judging."""
+    rows = []
+    for n, subset in enumerate(["Factuality", "Factuality", "Math", "Focus"]):
+        lengths = [9, 3, 5, 2] if n % 2 == 0 else [3, 9, 5, 2]  # chosen first; longest wins
+        texts = [words(k, f"p{n}w") for k in lengths]
+        rows.append(
+            {
+                "id": str(n),
+                "subset": subset,
+                "prompt": f"prompt {n}?",
+                "chosen": texts[:1],
+                "rejected": texts[1:],
+                "num_correct": 1,
+            }
+        )
+    data = write_jsonl(tmp_path / "rb2.jsonl", rows)
+    run_dir = tmp_path / "run"
+    with judge_server(longest_of_four) as server:
+        args = ["run", "--suite", "rewardbench2", "--data", str(data), "--scorer", "judge-openai"]
+        args += ["--model", "judge-model", "-O", f"base_url={server.url}", "-O", "mode=best-of-4"]
+        args += ["--subset", "Factuality", "--subset", "Math", "--subset", "Focus"]
+        args += ["--run-dir", str(run_dir), "--bootstrap", "0", "-q"]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, err + out
+        assert len(server.requests) == 4 * len(rows)
+    scores = pl.read_parquet(run_dir / "scores.parquet").sort("group_id", "candidate_index")
+    chosen = scores.filter(pl.col("candidate_index") == 0)["score"].to_list()
+    assert chosen == [1.0, 0.0, 1.0, 0.0]
+    metrics = json.loads((run_dir / "summary.json").read_text())["metrics"]
+    by_subset = {m["name"]: m["value"] for m in metrics if m["level"] == "subset"}
+    assert by_subset["Factuality"] == 0.5 and by_subset["Math"] == 1.0
+    assert by_subset["Focus"] == 0.0
+
+    ties = {**rows[0], "id": "ref:0", "subset": "Ties", "rejected": rows[0]["rejected"][:2]}
+    data = write_jsonl(tmp_path / "ties.jsonl", [ties])
+    with judge_server(longest_of_four) as server:
+        args = ["run", "--suite", "rewardbench2", "--data", str(data), "--scorer", "judge-openai"]
+        args += ["--model", "judge-model", "-O", f"base_url={server.url}", "-O", "mode=best-of-4"]
+        args += ["--subset", "Ties", "--run-dir", str(tmp_path / "ties-run"), "-q"]
+        code, out, err = run_cli(args, capsys)
+        assert code != 0 and not server.requests
+    assert "exactly 4 responses, and this prompt has 3" in err + out
+    assert "Traceback" not in err + out

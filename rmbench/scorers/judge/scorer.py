@@ -34,7 +34,7 @@ from rmbench.scorers.judge.modes import Judged, Mode, make_mode, stats_dict
 from rmbench.scorers.judge.openai_client import ChatResult
 from rmbench.scorers.judge.options import COMMON_OPTIONS, JudgeSettings, number
 from rmbench.scorers.judge.soft import read_soft
-from rmbench.scorers.judge.templates import render
+from rmbench.scorers.judge.templates import JudgeTemplate, render
 
 SCORER_NAME = "judge-openai"
 EXTRA_OPTIONS = (
@@ -185,7 +185,7 @@ class JudgeConfig:
     top_logprobs: int | None
 
     @property
-    def template(self) -> Any:
+    def template(self) -> JudgeTemplate:
         return self.settings.template
 
     @classmethod
