@@ -14,7 +14,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rmbench.verifiers.base import Verdict, VerifyItem
-from rmbench.verifiers.sandbox import SandboxLimits, isolation_mode, run_python_tests
+from rmbench.verifiers.sandbox import (
+    SandboxLimits,
+    isolation_mode,
+    run_python_tests,
+    sandbox_python,
+)
 
 _PYTHON_LABELS = ("", "python", "python3", "py")
 
@@ -56,7 +61,11 @@ class PythonTestsVerifier:
         self.mode = mode
 
     def identity(self) -> dict[str, object]:
-        return {"limits": self.limits.as_dict(), "isolation": self.mode or isolation_mode()}
+        return {
+            "limits": self.limits.as_dict(),
+            "isolation": self.mode or isolation_mode(),
+            "python": sandbox_python(),
+        }
 
     def check(self, item: VerifyItem) -> Verdict:
         limits = replace(self.limits, wall_s=item.timeout_s)

@@ -20,7 +20,7 @@ What contains it (all on Linux):
   count plus ``nproc``.
 
 Every run gets a fresh scratch directory (the working directory, removed afterwards) and an
-empty environment. See :mod:`rmbench.verifiers.sandbox_harness` for how tests are run and
+empty environment; the interpreter is :func:`sandbox_python`. See :mod:`rmbench.verifiers.sandbox_harness` for how tests are run and
 results reported.
 """
 
@@ -36,6 +36,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,29 @@ class SandboxResult:
     @property
     def fraction(self) -> float:
         return self.tests_passed / self.tests_total if self.tests_total else 0.0
+
+
+def _others_can_run(path: str) -> bool:
+    """Whether a user with no rights of its own can reach and execute ``path``."""
+    real = Path(os.path.realpath(path))
+    if not real.is_file() or not real.stat().st_mode & stat.S_IXOTH:
+        return False
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in real.parents)
+
+
+@functools.cache
+def sandbox_python() -> str:
+    """The interpreter sandboxed code runs under.
+
+    This one, unless rmbench runs as root from a directory other users cannot enter (a pyenv
+    under ``/root``): the sandbox's own user id could not load that interpreter's standard
+    library, so the system ``python3`` is used instead. Sandboxed code therefore sees only
+    the packages of the interpreter it runs under.
+    """
+    if os.geteuid() != 0 or _others_can_run(sys.executable):
+        return sys.executable
+    system = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    return system if system and _others_can_run(system) else sys.executable
 
 
 @functools.cache
@@ -176,7 +200,7 @@ def run_python_tests(
         if uid is not None:
             for path in (work, *work.iterdir()):
                 os.chown(path, uid, uid)
-        python = [sys.executable, "-s", "-P", "-B", "harness.py", str(write_fd)]
+        python = [sandbox_python(), "-s", "-B", "harness.py", str(write_fd)]
         python.append("1" if mode == "rlimits" else "0")
         python.append("1" if uid is not None else "0")
         command = python

@@ -1,7 +1,7 @@
 """The program the code sandbox runs: a solution, then its tests, one event line per outcome.
 
 This file is copied into the sandbox's scratch directory and run there by a bare interpreter
-(``python -s -P -B harness.py FD BLOCK_NETWORK DEDICATED_UID``); it imports nothing from rmbench.
+(``python -s -B harness.py FD BLOCK_NETWORK DEDICATED_UID``); it imports nothing from rmbench.
 Events go, as JSON lines, to file descriptor FD (a pipe the parent reads), never to stdout, so
 whatever the solution prints cannot be mistaken for a result.
 
@@ -137,6 +137,9 @@ def main() -> None:
         try:
             _run(fd)
         finally:
+            for stream in (sys.stdout, sys.stderr):  # os._exit skips the buffers' flush
+                with contextlib.suppress(Exception):
+                    stream.flush()
             os._exit(0)
     while True:  # reap every process that ends up ours until the code under test is done
         pid, status = os.wait()
