@@ -406,3 +406,56 @@ def test_verify_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, _, err = run_cli(verify_args(data, out, "--overwrite"), capsys)
     assert code == 0, err
     assert pl.read_csv(out)["gold"].to_list() == BON_GOLD
+
+
+MATH_SUITE = """
+[suite]
+name = "math-demo"
+description = "math answers checked by a verifier"
+
+[data]
+source = "math.jsonl"
+gold_kind = "best_of_n"
+
+[data.columns]
+prompt = "question"
+responses = "responses"
+gold = "correct"
+reference = "answer"
+"""
+
+
+def test_a_suite_file_maps_the_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_jsonl(tmp_path / "math.jsonl", MATH_ROWS)
+    definition = tmp_path / "math.toml"
+    definition.write_text(MATH_SUITE, encoding="utf-8")
+    run_dir = tmp_path / "run"
+    args = ["run", "--suite", str(definition), "--scorer", "verifier", "-O", "verifier=math"]
+    code, _, err = run_cli([*args, "--run-dir", str(run_dir), "--bootstrap", "0"], capsys)
+    assert code == 0, err
+    assert scores_of(run_dir) == [1.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    [accuracy] = [m for m in summary["metrics"] if m["metric"] == "accuracy"]
+    # by hand, correct-over-incorrect pairs per prompt: prompt 0 both ordered (1.0); prompt 1
+    # 4 > "5" but 4 ties 4.0, which the annotator marked wrong (0.5); mean over prompts
+    assert accuracy["value"] == pytest.approx(0.75)
+
+
+def test_reference_column_and_fingerprint(tmp_path: Path) -> None:
+    from rmbench.data.load import load_groups
+    from rmbench.data.mapping import column_format
+    from rmbench.data.model import ResponseGroups
+
+    data = write_jsonl(tmp_path / "math.jsonl", MATH_ROWS)
+    mapping = {"prompt": "question", "responses": "responses", "gold": "correct"}
+    plain = load_groups(data, format=column_format(mapping, gold_kind="best_of_n")).groups
+    with_ref = load_groups(
+        data, format=column_format({**mapping, "reference": "answer"}, gold_kind="best_of_n")
+    ).groups
+    assert "reference" not in plain.groups.columns
+    assert with_ref.groups["reference"].to_list() == [r"\frac{1}{2}", "4"]  # 4 read as text
+    assert plain.fingerprint() != with_ref.fingerprint()
+    without = ResponseGroups(with_ref.groups.drop("reference"), with_ref.candidates)
+    assert without.fingerprint() == plain.fingerprint()  # data without references: unchanged

@@ -67,9 +67,10 @@ def sandbox_uid_processes() -> list[int]:
 
 
 def test_passing_solution() -> None:
-    result = sandboxed(ADD, ADD_TESTS)
+    result = sandboxed(ADD + "print('defined add')\n", ADD_TESTS)
     assert (result.status, result.tests_passed, result.tests_total) == ("passed", 3, 3)
     assert result.reason == "3/3 tests passed"
+    assert result.stdout == "defined add\n"
 
 
 def test_failing_solution_scores_the_fraction_of_tests_passed() -> None:

@@ -7,7 +7,8 @@ For a one-off evaluation no file is needed::
         --suite-option gold=likert
 
 Options are the roles of :data:`rmbench.data.mapping.ROLES` (``prompt``, ``chosen``,
-``rejected``, ``responses``, ``gold``, ``id``, ``subset``), plus ``format`` (a row format, when
+``rejected``, ``responses``, ``gold``, ``id``, ``subset``, and ``reference``: the gold answer
+or unit tests that ``--scorer verifier`` checks each response against), plus ``format`` (a row format, when
 no columns are mapped), ``gold_kind`` (``graded`` or ``best_of_n`` for ``responses``/``gold``),
 ``metric`` and ``tie_credit``. Each subset is scored by the metric (pairwise accuracy by
 default) and the overall score is the mean over prompts; graded sets also get the metrics
