@@ -132,7 +132,7 @@ def single_token_id(tokenizer: Any, text: str, option: str) -> int:
     return int(ids[0])
 
 
-def step_scores(
+def tag_probabilities(
     model: Any,
     kind: str,
     rows: Sequence[StepTokens],

@@ -29,7 +29,7 @@ from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import pack_by_token_budget
 from rmbench.scorers.dpo import _max_length
 from rmbench.scorers.prm.aggregate import aggregate, parse_aggregation
-from rmbench.scorers.prm.heads import LM, load_prm, single_token_id, step_scores
+from rmbench.scorers.prm.heads import LM, load_prm, single_token_id, tag_probabilities
 from rmbench.scorers.prm.locate import StepTokenizer, StepTokens
 from rmbench.scorers.prm.sharing import is_causal, plan
 from rmbench.scorers.prm.steps import StepFormat, unescape
@@ -248,7 +248,7 @@ class PRMScorer:
         self._counts["inputs_read_from_a_longer_pass"] += len(items) - len(hosts)
         for batch in batches:
             chunk = [hosts[int(b)] for b in batch]
-            probs = step_scores(
+            probs = tag_probabilities(
                 self.model,
                 self.kind,
                 [rows[h] for h in chunk],
@@ -274,8 +274,10 @@ class PRMScorer:
 
     def step_scores(self, items: Sequence[ScoringItem]) -> list[np.ndarray]:
         """Every step's probability of correctness, per item, one pass per item (diagnostics)."""
-        rows = self.tokenize(items)
-        return [
-            step_scores(self.model, self.kind, [r], self.device, self.pad_id, self.good_bad)[0]
-            for r in rows
-        ]
+        out: list[np.ndarray] = []
+        for row in self.tokenize(items):
+            (probs,) = tag_probabilities(
+                self.model, self.kind, [row], self.device, self.pad_id, self.good_bad
+            )
+            out.append(probs)
+        return out
