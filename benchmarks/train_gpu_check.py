@@ -19,6 +19,14 @@ Runs, each a fresh model from the same seed:
     python benchmarks/train_gpu_check.py                  # CUDA; well under a minute on an H200
     python benchmarks/train_gpu_check.py --cpu-smoke      # CPU; a small model, a few steps
 
+At this size (13M parameters, ~3k tokens a step) an H200 is bound by kernel launches, not
+arithmetic, so bf16 is no faster than float32 here; what the check shows is that the bf16 path
+trains the same (losses, accuracy), uses less memory, and resumes exactly. Measured on an H200
+(torch 2.11, transformers 5.17), defaults: float32 46.8 steps/s, 787 MiB peak, final loss
+0.3288, held-out accuracy 0.930 [0.895, 0.961] over 258 pairs; bf16 37.5 steps/s, 641 MiB,
+0.3284, 0.930; bf16 + gradient checkpointing 21.0 steps/s, 368 MiB, 0.3284, 0.930; resume
+bitwise equal; about 40 s in all. Steps/s swing by a third between runs at this size.
+
 Prints one JSON object (also written to ``--json``). Imports: torch, transformers, tokenizers
 (a dependency of transformers), safetensors, and rmbench, which itself needs numpy, polars,
 pyarrow and its compiled core ``rmbench._core``; neither trl nor datasets.
@@ -220,16 +228,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--filler", type=int, default=None, help="neutral words per response")
     parser.add_argument("--eval-pairs", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=float, default=None, help="default 1e-5 (3e-3 smoke)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     import transformers
 
     smoke = {"device": "cpu", "layers": 2, "hidden": 64, "steps": 8, "batch_size": 4,
-             "filler": 12, "eval_pairs": 32}  # fmt: skip
+             "filler": 12, "eval_pairs": 32, "lr": 3e-3}  # fmt: skip
     full = {"device": "cuda", "layers": 4, "hidden": 512, "steps": 60, "batch_size": 16,
-            "filler": 60, "eval_pairs": 256}  # fmt: skip
+            "filler": 60, "eval_pairs": 256, "lr": 1e-5}  # fmt: skip
     for key, value in (smoke if args.cpu_smoke else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
