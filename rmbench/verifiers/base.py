@@ -64,6 +64,8 @@ class Verifier(Protocol):
 
     ``check`` runs inside a pool worker process (see the module docstring); it should return a
     :class:`Verdict` rather than raise, but an exception is caught and reported as ``error``.
+    An optional ``prepare()`` method is called once per worker before its first item (heavy
+    imports go there, so they do not count against the first item's timeout).
     """
 
     name: str

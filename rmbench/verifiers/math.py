@@ -43,6 +43,11 @@ class MathVerifier:
     pool_grace_s = 0.0  # the pool's deadline is the only timeout
     pool_memory_mb = 4096  # sympy on a hostile expression can grow without bound
 
+    def prepare(self) -> None:
+        import math_verify  # noqa: F401 - sympy and the LaTeX grammar take about half a second
+
+        _quiet()
+
     def check(self, item: VerifyItem) -> Verdict:
         from math_verify import verify
 

@@ -8,18 +8,24 @@ passes its deadline the worker is killed, the item is reported as ``timeout`` an
 worker takes the slot, so one hostile item never blocks or poisons the rest of the run. A
 worker that dies (segfault, out of memory) costs only its item, reported as ``crashed``.
 
-Workers start through the ``forkserver`` context: safe in a process that has threads (torch,
-polars), and cheaper than ``spawn``. The clock of an item starts when it is handed to a
-worker that has finished starting, so import time never counts against an item.
+Workers are started with ``spawn``: a fresh interpreter, safe in a process that has threads
+(torch, polars), and a direct child of this process, so the kernel kills it when this
+process dies (PR_SET_PDEATHSIG) and a hung check cannot outlive a ``kill -9`` of rmbench.
+(``forkserver`` children cannot have that: every worker keeps the fork server alive.) The
+clock of an item starts when it is handed to a worker that has finished starting, so
+start-up time never counts against an item.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
 import resource
+import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -31,6 +37,7 @@ from typing import Any
 from rmbench.verifiers.base import Verdict, Verifier, VerifyItem, short
 
 _READY = "ready"
+_PR_SET_PDEATHSIG = 1
 
 
 def _limit_memory(memory_mb: int | None) -> None:
@@ -43,9 +50,21 @@ def _limit_memory(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def _die_with_parent() -> None:
+    """SIGKILL this worker when the thread that started it (rmbench's) exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _worker_main(conn: Connection, verifier: Verifier, memory_mb: int | None) -> None:
     """Check items until told to stop; every outcome, exceptions included, becomes a Verdict."""
+    _die_with_parent()
     _limit_memory(memory_mb)
+    prepare = getattr(verifier, "prepare", None)
+    if callable(prepare):
+        prepare()  # heavy imports before the first item's clock starts
     conn.send(_READY)
     while True:
         try:
@@ -69,7 +88,7 @@ def _worker_main(conn: Connection, verifier: Verifier, memory_mb: int | None) ->
 
 @dataclass
 class _Worker:
-    process: Any  # multiprocessing.Process of the forkserver context
+    process: Any  # multiprocessing.Process of the spawn context
     conn: Connection
     ready: bool = False
     task: int | None = None  # index of the item in flight
@@ -106,7 +125,7 @@ class VerifierPool:
         self.n_workers = workers
         self.grace_s = grace_s
         self.memory_mb = memory_mb
-        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> VerifierPool:
