@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +133,52 @@ def test_a_crashing_or_raising_check_costs_only_its_item() -> None:
     assert verdicts[1] == Verdict("crashed", 0.0, "the worker process died (signal 11)")
     assert verdicts[3] == Verdict("error", 0.0, "check raised ValueError: bad input")
     assert [verdicts[i].status for i in (0, 2, 4)] == ["passed"] * 3
+
+
+class PidThenHangVerifier:
+    """Writes its worker's pid to the file named by ``response``, then hangs."""
+
+    name = "pid-then-hang"
+    description = "hangs"
+
+    def check(self, item: VerifyItem) -> Verdict:
+        Path(item.response).write_text(str(os.getpid()))
+        while True:
+            time.sleep(1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status  # a zombie is dead, merely not reaped yet
+
+
+def test_a_hung_worker_dies_with_a_killed_rmbench(tmp_path: Path) -> None:
+    pid_file = tmp_path / "worker.pid"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_verifiers_math import PidThenHangVerifier
+        from rmbench.verifiers.base import VerifyItem
+        from rmbench.verifiers.pool import run_checks
+        list(run_checks(PidThenHangVerifier(), [VerifyItem({str(pid_file)!r}, "x", 600)]))
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "worker never started"
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert alive(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker)
