@@ -81,11 +81,28 @@ def make_trained_judge(
     conversations: list[tuple[str, list[dict[str, str]]]],
     *,
     seed: int = 0,
-    steps: int = 120,
+    steps: int = 30,
     max_positions: int = 2048,
 ) -> Path:
     """Train on ``(mode, judge messages)`` pairs, each answered ``Verdict: [[X]]`` with X drawn
-    at random for the mode (so the model learns the format, not an answer)."""
+    at random for the mode (so the model learns the format, not an answer). Single-threaded:
+    on a busy shared CPU that is faster and steadier than competing for cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(path, texts, conversations, seed, steps, max_positions)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    path: Path,
+    texts: list[str],
+    conversations: list[tuple[str, list[dict[str, str]]]],
+    seed: int,
+    steps: int,
+    max_positions: int,
+) -> Path:
     tokenizer = _tokenizer(texts, max_positions)
     model = _model(tokenizer, seed, max_positions)
     rng = random.Random(seed)

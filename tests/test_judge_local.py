@@ -43,9 +43,14 @@ def judges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("judges")
     texts = judge_texts(QUESTIONS, [a for four in ANSWERS for a in four])
     conversations = judge_conversations(QUESTIONS, ANSWERS)
+    letters = [c for c in conversations if c[0] != "ratings"]
+    ratings = [c for c in conversations if c[0] == "ratings"]
     return {
         "random": make_random_judge(root / "random", texts),
-        "trained": make_trained_judge(root / "trained", texts, conversations, steps=60),
+        # one trained judge per kind of verdict: a few steps teach a tiny model the format,
+        # not yet to tell a rating prompt from a comparison
+        "trained": make_trained_judge(root / "trained", texts, letters),
+        "rater": make_trained_judge(root / "rater", texts, ratings),
     }
 
 
@@ -185,10 +190,15 @@ def test_soft_verdicts_are_the_softmax_of_the_verdict_token_logits(judges) -> No
     assert scores["b"] == pytest.approx(1 - p_a, rel=1e-5)
 
     # ratings: the expected rating under the softmax over the tokens 1..10
-    scorer = local(path, mode="ratings", soft="true", max_tokens="10")
+    rater = judges["rater"]
+    scorer = local(rater, mode="ratings", soft="true", max_tokens="10")
     rated = scores_of(scorer, [ScoringItem("c", prompt, c)])
     messages = render(BUILTIN_TEMPLATES["mt-bench-single"], prompt, c)
-    p = hand_soft(model, tokenizer, messages, 10, [str(r) for r in range(1, 11)])
+    rater_model = AutoModelForCausalLM.from_pretrained(rater).eval()
+    rater_tokenizer = AutoTokenizer.from_pretrained(rater)
+    ratings = [str(r) for r in range(1, 11)]
+    p = hand_soft(rater_model, rater_tokenizer, messages, 10, ratings)
+    assert 0.01 < p.max() < 0.99
     assert rated["c"] == pytest.approx(float(np.dot(np.arange(1, 11), p)), rel=1e-5)
     assert scorer.stats.rated == 1
 
@@ -210,29 +220,18 @@ def test_soft_verdicts_are_the_softmax_of_the_verdict_token_logits(judges) -> No
     assert scorer.stats.rotations == 4 and sum(scorer.stats.picks_by_position) == 4
 
 
-def test_hard_modes_on_the_trained_judge(judges) -> None:
+def test_hard_modes_on_the_trained_judges(judges) -> None:
     """Ratings and best-of-4 read the written verdict; shares are multiples of 1/rotations."""
-    path = judges["trained"]
-    scorer = local(path, mode="ratings", max_tokens="10")
+    scorer = local(judges["rater"], mode="ratings", max_tokens="10")
     ratings = scores_of(scorer, items_of(1))
-    replies = dict(
-        scorer.backend.run(
-            list(
-                enumerate(
-                    render(
-                        BUILTIN_TEMPLATES["mt-bench-single"],
-                        [{"role": "user", "content": QUESTIONS[0]}],
-                        x,
-                    )
-                    for x in ANSWERS[0]
-                )
-            )
-        )
-    )
-    assert [ratings[f"0-{i}"] for i in range(4)] == [
-        parse_rating(replies[i].text).rating for i in range(4)
-    ]
+    prompt = [{"role": "user", "content": QUESTIONS[0]}]
+    shown = [render(BUILTIN_TEMPLATES["mt-bench-single"], prompt, x) for x in ANSWERS[0]]
+    replies = dict(scorer.backend.run(list(enumerate(shown))))
+    written = [parse_rating(replies[i].text).rating for i in range(4)]
+    assert [ratings[f"0-{i}"] for i in range(4)] == written
+    assert None not in written and scorer.stats.rated == 4
 
+    path = judges["trained"]
     scorer = local(path, mode="best-of-4", rotations="2", max_tokens="10")
     shares = scores_of(scorer, items_of(2))
     assert scorer.stats.rotations == 4 and scorer.stats.sets == 2
