@@ -249,3 +249,17 @@ def test_rmbench_run_processbench_with_prm_end_to_end(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["scorer_identity"]["aggregation"] == "last"
     assert manifest["scorer_identity"]["steps"]["tag"] == TAG
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "gsm8k.jsonl"
+    bad.write_text(json.dumps({"problem": "p", "steps": ["a", "b"], "label": 5}) + "\n")
+    base = ["run", "--suite", "processbench", "--scorer", "prm", "--model", str(tmp_path)]
+    base += ["--device", "cpu", "--run-dir", str(tmp_path / "run"), "-q"]
+    code, out, err = run_cli([*base, "--data", str(bad), "-O", f"step_tag={TAG}"], capsys)
+    assert code == 2 and "Traceback" not in err + out
+    assert "gsm8k.jsonl row 0 (0-based): label 5 is out of range for 2 steps" in err + out
+    bad.write_text(json.dumps({"problem": "p", "steps": ["a", "b"], "label": 1}) + "\n")
+    code, out, err = run_cli([*base, "--data", str(bad), "-O", "temperature=0"], capsys)
+    assert code == 2 and "Traceback" not in err + out
+    assert "-O temperature: scorer 'prm' has no such option" in err + out
