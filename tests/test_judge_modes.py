@@ -348,3 +348,20 @@ def test_rewardbench2_best_of_four_through_rmbench_run(tmp_path: Path, capsys) -
         assert code != 0 and not server.requests
     assert "exactly 4 responses, and this prompt has 3" in err + out
     assert "Traceback" not in err + out
+
+
+def test_a_ratings_template_from_a_toml_file(tmp_path: Path) -> None:
+    template = tmp_path / "terse.toml"
+    template.write_text(
+        'name = "terse"\nsystem = "Rate from 1 to 10 as [[n]]."\n'
+        'user = """[Question]\n{question}\n\n[The Start of Assistant\'s Answer]\n{answer}\n'
+        '[The End of Assistant\'s Answer]\n\nBe terse."""\n'
+    )
+    with judge_server(rate_by_length) as server:
+        scorer = make_scorer(server.url, mode="ratings", template=str(template))
+        assert scores_of(scorer, [item("a", words(6))]) == {"a": 6.0}
+        body = server.bodies()[0]
+    assert body["messages"][0]["content"] == "Rate from 1 to 10 as [[n]]."
+    assert body["messages"][1]["content"].endswith("[The End of Assistant's Answer]\n\nBe terse.")
+    assert scorer.identity()["template"]["name"] == "terse"
+    assert scorer.identity()["mode"] == "ratings"

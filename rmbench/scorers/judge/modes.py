@@ -15,6 +15,10 @@ answers become one score per response. Backends only generate; everything here i
   was named best (soft: its mean probability of being named), so RewardBench 2's best-of-4
   rule credits the chosen response only when it has the highest share. A rotation without a
   verdict credits nobody. Sets whose rotations named different responses are reported.
+
+With soft verdicts, the counts of decided, tied, position-inconsistent and split sets and the
+picks by position describe the verdicts the judge *wrote*; the unparseable counts are replies
+without a *soft* verdict, which are the ones scored as no preference, unrated or no credit.
 """
 
 from __future__ import annotations
