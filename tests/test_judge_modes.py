@@ -349,6 +349,33 @@ def test_rewardbench2_best_of_four_through_rmbench_run(tmp_path: Path, capsys) -
     assert "exactly 4 responses, and this prompt has 3" in err + out
     assert "Traceback" not in err + out
 
+    # Ties is judged by ratings, as RewardBench 2's authors do; the judge rates by word count
+    tied = {
+        "id": "tied:0",
+        "subset": "Ties",
+        "prompt": "prompt 0?",
+        "chosen": [words(8, "c"), words(9, "d")],
+        "rejected": [words(2, "e"), words(3, "f")],
+    }
+    ref = {
+        **tied,
+        "id": "ref:0",
+        "chosen": [words(9, "c")],
+        "rejected": [words(3, "f"), words(5, "g")],
+    }
+    data = write_jsonl(tmp_path / "ties2.jsonl", [ref, tied])
+    with judge_server(rate_by_length) as server:
+        args = ["run", "--suite", "rewardbench2", "--data", str(data), "--scorer", "judge-openai"]
+        args += ["--model", "judge-model", "-O", f"base_url={server.url}", "-O", "mode=ratings"]
+        args += ["--subset", "Ties", "--run-dir", str(tmp_path / "ratings"), "--bootstrap", "0"]
+        code, out, err = run_cli([*args, "-q"], capsys)
+        assert code == 0, err + out
+    metrics = json.loads((tmp_path / "ratings" / "summary.json").read_text())["metrics"]
+    ties = {m["metric"]: m["value"] for m in metrics if m["level"] == "subset"}
+    ties_score = ties["score"]
+    # ref margin 9 - 5 = 4, tied margin 8 - 3 = 5 over a spread of 9 - 8 = 1: all accurate
+    assert ties_score == pytest.approx(0.3 + 0.3 + 0.2 + 0.2 + 0.01 * math.tanh(4 / 1 - 1))
+
 
 def test_a_ratings_template_from_a_toml_file(tmp_path: Path) -> None:
     template = tmp_path / "terse.toml"
