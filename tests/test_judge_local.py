@@ -306,3 +306,12 @@ def test_rmbench_run_with_a_local_judge(judges, tmp_path: Path, capsys) -> None:
     code, out2, _ = run_cli(args, capsys)
     assert code == 0 and "0 inputs scored now" in " ".join(out2.split())
     assert not math.isnan(scores["score"].sum())
+
+
+def test_a_prompt_that_cannot_fit_fails_before_anything_is_generated(judges) -> None:
+    scorer = local(judges["random"], max_tokens="2040")  # the model has 2048 positions
+    calls = []
+    scorer.backend.generate = lambda rows: calls.append(rows)  # type: ignore[method-assign]
+    with pytest.raises(ScoringError, match=r"with -O max_tokens=2040 it exceeds the model's 2048"):
+        scores_of(scorer, items_of(1))
+    assert calls == []

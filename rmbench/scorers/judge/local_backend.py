@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -98,28 +98,33 @@ class LocalBackend:
     def run(
         self, jobs: Iterable[tuple[Any, list[dict[str, str]]]]
     ) -> Iterator[tuple[Any, ChatResult]]:
-        """Replies to ``jobs`` a window at a time; within a window, longest prompts first."""
+        """Replies to ``jobs``, a window of ``4 x max_batch_size`` jobs at a time (so sets
+        finish, and reach the cache, as the run goes), longest prompts first within a window.
+
+        Every prompt is tokenised and checked against the model's context before anything is
+        generated, so a prompt that cannot fit fails the run before it costs anything.
+        """
+        keys, encoded = [], []
+        for key, messages in jobs:
+            ids = self.encode(messages)
+            if self.max_length and len(ids) + self.settings.max_tokens > self.max_length:
+                raise ScoringError(
+                    f"{SCORER_NAME}: a judge prompt has {len(ids)} tokens; with -O max_tokens="
+                    f"{self.settings.max_tokens} it exceeds the model's {self.max_length} "
+                    "positions (lower -O max_tokens or use a model with a longer context)"
+                )
+            keys.append(key)
+            encoded.append(np.asarray(ids, dtype=np.int64))
         window = 4 * self.max_batch_size
-        source = iter(jobs)
-        while True:
-            chunk = [job for _, job in zip(range(window), source, strict=False)]
-            if not chunk:
-                return
-            encoded = [self.encode(messages) for _, messages in chunk]
-            for ids in encoded:
-                if self.max_length and len(ids) + self.settings.max_tokens > self.max_length:
-                    raise ScoringError(
-                        f"{SCORER_NAME}: a judge prompt has {len(ids)} tokens; with -O max_tokens="
-                        f"{self.settings.max_tokens} it exceeds the model's {self.max_length} "
-                        "positions (lower -O max_tokens or use a model with a longer context)"
-                    )
-            lengths = np.array([len(ids) + self.settings.max_tokens for ids in encoded])
+        for start in range(0, len(keys), window):
+            part = range(start, min(start + window, len(keys)))
+            lengths = np.array([len(encoded[i]) + self.settings.max_tokens for i in part])
             for batch in pack_by_token_budget(
                 lengths, self.max_tokens_per_batch, self.max_batch_size
             ):
-                rows = [encoded[i] for i in batch]
+                rows = [encoded[start + i].tolist() for i in batch]
                 for i, reply in zip(batch, self.generate(rows), strict=True):
-                    yield chunk[i][0], reply
+                    yield keys[start + i], reply
 
     def generate(self, rows: Sequence[list[int]]) -> list[ChatResult]:
         import torch
@@ -174,15 +179,7 @@ class LocalBackend:
             for (r, _, k, _), options in zip(queries, alternatives, strict=True):
                 per_token: list[dict[str, float]] = [{} for _ in results[r].pieces]
                 per_token[k] = options
-                result = results[r]
-                results[r] = ChatResult(
-                    result.text,
-                    result.prompt_tokens,
-                    result.completion_tokens,
-                    1,
-                    result.pieces,
-                    tuple(per_token),
-                )
+                results[r] = replace(results[r], alternatives=tuple(per_token))
         return results
 
     def _pieces(self, ids: list[int]) -> tuple[str, ...]:
