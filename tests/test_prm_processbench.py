@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from run_helpers import WORDS, run_cli
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rmbench.errors import DataError, UsageError
+from rmbench.plugins import get_suite
+from rmbench.run.load import load_run
+from rmbench.run.suite_of_run import suite_for_run
 from rmbench.suites.base import SuiteOptions
 from rmbench.suites.processbench import ProcessBenchSuite, f1
 
@@ -249,6 +253,20 @@ def test_rmbench_run_processbench_with_prm_end_to_end(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["scorer_identity"]["aggregation"] == "last"
     assert manifest["scorer_identity"]["steps"]["tag"] == TAG
+
+    # --compare and gate rebuild the suite from the manifest, with the run's own threshold:
+    # the run compared with a rerun of itself (all scores from cache) changes by exactly 0.
+    get_suite("processbench").configure({})  # as a new process has it: the default 0.5
+    assert suite_for_run(load_run(run_dir)).threshold == threshold
+    again = tmp_path / "again"
+    shutil.copytree(run_dir, again)
+    get_suite("processbench").configure({})
+    code, out, err = run_cli(
+        [*args[:-5], "--run-dir", str(again), "--compare", str(run_dir)], capsys
+    )
+    assert code == 0, err + out
+    numbers = json.loads((again / "comparison.json").read_text())["numbers"]
+    assert numbers and all(n["difference"] == 0 for n in numbers)
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,8 @@ FILE.toml`` or ``--suite custom`` with its column mapping) is therefore recorded
 manifest as the parsed definition (:func:`definition_record`) and rebuilt from that record —
 the run stays readable when the file moves or changes, and a run from a file that was never
 registered by name can still be compared. A suite without a record (RewardBench 1, a plugin's
-Python suite) is looked up by name in the registry.
+Python suite) is looked up by name in the registry and, if it has a ``configure(extra)``
+method, given the ``--suite-option`` values the run recorded.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def suite_for_run(run: FinishedRun) -> Suite:
     from rmbench.plugins import get_suite
 
     try:
-        return get_suite(run.suite)
+        suite = get_suite(run.suite)
     except RmbenchError as error:
         raise UsageError(f"run {run.path}: cannot find its suite {run.suite!r} ({error})") from None
+    # A Python suite with options (e.g. processbench's threshold) scores as the run did only
+    # with the options the run was given, which its manifest recorded.
+    configure = getattr(suite, "configure", None)
+    if callable(configure):
+        extra = run.manifest.get("dataset", {}).get("options", {}).get("extra") or {}
+        try:
+            configure({str(k): str(v) for k, v in extra.items()})
+        except RmbenchError as error:
+            raise UsageError(f"run {run.path}: its suite options do not apply ({error})") from None
+    return suite

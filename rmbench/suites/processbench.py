@@ -92,23 +92,29 @@ class ProcessBenchSuite:
         self.threshold = 0.5
         self.separator = "\n\n"
 
-    def load(self, options: SuiteOptions) -> LoadedSuite:
-        unknown = sorted(set(options.extra) - set(SUITE_OPTIONS))
+    def configure(self, extra: Mapping[str, str]) -> None:
+        """Apply ``--suite-option`` values; also how a finished run's suite is rebuilt with the
+        options its manifest recorded (``rmbench run --compare``, ``rmbench gate``)."""
+        unknown = sorted(set(extra) - set(SUITE_OPTIONS))
         if unknown:
             raise UsageError(
                 f"option --suite-option {unknown[0]}: suite 'processbench' takes "
                 + ", ".join(SUITE_OPTIONS)
             )
+        self.threshold = _parse_threshold(extra.get("threshold", "0.5"))
+        separator = unescape(extra.get("separator", "\\n\\n"), "separator")
+        if not separator:
+            raise UsageError("option --suite-option separator: must not be empty")
+        self.separator = separator
+
+    def load(self, options: SuiteOptions) -> LoadedSuite:
+        self.configure(options.extra)
+        separator = self.separator
         if options.data is None:
             raise UsageError(
                 "suite 'processbench' needs --data: a JSONL file (or a directory of them, one per "
                 "subset) with rows {problem, steps, label}, e.g. ProcessBench's gsm8k.jsonl"
             )
-        self.threshold = _parse_threshold(options.extra.get("threshold", "0.5"))
-        separator = unescape(options.extra.get("separator", "\\n\\n"), "separator")
-        if not separator:
-            raise UsageError("option --suite-option separator: must not be empty")
-        self.separator = separator
         solutions = list(read_solutions(options.data, options.split, separator))
         if options.subsets:
             present = {s.subset for s in solutions}
