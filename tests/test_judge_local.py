@@ -259,7 +259,7 @@ def test_options_are_checked(judges, tmp_path: Path) -> None:
         (ScorerOptions(model=path, extra={"top_logprobs": "5"}), "option -O top_logprobs"),
         (ScorerOptions(model=path, extra={"mode": "listwise"}), "option -O mode"),
         (ScorerOptions(model=path, extra={"soft": "maybe"}), "option -O soft"),
-        (ScorerOptions(model=path, extra={"rotations": "2"}), "only mode best-of-4 rotates"),
+        (ScorerOptions(model=path, extra={"rotations": "2"}), "only modes best-of-4 and rewardbench2 rotate"),
         (
             ScorerOptions(model=path, extra={"mode": "best-of-4", "rotations": "5"}),
             "at most 4",

@@ -286,7 +286,7 @@ def test_mode_options_are_one_line_errors(tmp_path: Path) -> None:
         ({"mode": "best-of-4", "template": "mt-bench-single"}, "is a ratings template"),
         ({"template": str(four)}, r"has \{answer_c\}, which mode 'pairwise' does not fill"),
         ({"mode": "best-of-4", "rotations": "0"}, "option -O rotations: must be at least 1"),
-        ({"mode": "ratings", "rotations": "2"}, "only mode best-of-4 rotates"),
+        ({"mode": "ratings", "rotations": "2"}, "only modes best-of-4 and rewardbench2 rotate"),
         ({"top_logprobs": "5"}, "only read with -O soft=true"),
         ({"soft": "true", "top_logprobs": "21"}, "at most 20"),
         ({"soft": "sure"}, "expected true or false"),

@@ -108,6 +108,10 @@ def scoring_items(
     ``with_reference``: the scorer checks responses against the group's ``reference`` column,
     which then joins each item and its key (the same response is right for one gold answer
     and wrong for another).
+
+    Each item carries its group's subset (never part of the key). Items are deduplicated by
+    key: with ``within_group`` the key holds the group, so an item has exactly one subset;
+    otherwise an item shared by groups of several subsets carries the first group's subset.
     """
     prompts = dict(
         zip(groups.groups["group_id"].to_list(), groups.groups["prompt"].to_list(), strict=True)
@@ -140,6 +144,7 @@ def scoring_items(
                 ref=f"{subsets[group_id]}/{group_id}#{index}",
                 group=group or "",
                 reference=reference or "",
+                subset=subsets[group_id],
             )
     return keys, list(unique.values())
 

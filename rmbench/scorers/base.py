@@ -33,6 +33,11 @@ class ScoringItem:
     # What the response is checked against (a gold answer, unit tests): set only for scorers
     # that declare ``needs_reference``, from the suite's optional ``reference`` column.
     reference: str = ""
+    # The suite subset of the response's group (RewardBench 2's judge mode rates "Ties" and
+    # judges the other subsets best-of-4). Not part of the cache key. An item that groups of
+    # different subsets share (possible only for scorers without ``compares_within_group``, whose
+    # items are deduplicated across groups) carries the subset of the first such group.
+    subset: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -32,19 +32,14 @@ from rmbench.scorers.batching import pack_by_token_budget
 from rmbench.scorers.judge.openai_client import ChatResult
 from rmbench.scorers.judge.options import COMMON_OPTIONS, JudgeSettings
 from rmbench.scorers.judge.scorer import JudgeScorer
-from rmbench.scorers.judge.soft import chosen_value_complete, token_span, value_of_token
+from rmbench.scorers.judge.soft import (
+    SoftTarget,
+    chosen_value_complete,
+    token_span,
+    value_of_token,
+)
 
 SCORER_NAME = "judge-local"
-Locate = Callable[[str], tuple[int, str] | None]
-
-
-@dataclass(frozen=True)
-class SoftTarget:
-    """What the backend needs to read soft verdicts: where a reply's verdict is, and the
-    verdict values whose tokens it reports."""
-
-    locate: Locate
-    values: tuple[str, ...]
 
 
 class LocalBackend:
@@ -83,7 +78,7 @@ class LocalBackend:
             )
         self.max_length = getattr(model.config, "max_position_embeddings", None)
         self._vocab: list[str] | None = None
-        self._candidates: dict[str, tuple[list[int], list[str]]] = {}
+        self._candidates: dict[tuple[str, tuple[str, ...]], tuple[list[int], list[str]]] = {}
 
     # ------------------------------------------------------------------ prompts
 
@@ -96,10 +91,11 @@ class LocalBackend:
     # ------------------------------------------------------------------ generation
 
     def run(
-        self, jobs: Iterable[tuple[Any, list[dict[str, str]]]]
+        self, jobs: Iterable[tuple[Any, list[dict[str, str]]]], soft: SoftTarget | None = None
     ) -> Iterator[tuple[Any, ChatResult]]:
         """Replies to ``jobs``, a window of ``4 x max_batch_size`` jobs at a time (so sets
         finish, and reach the cache, as the run goes), longest prompts first within a window.
+        ``soft``: the verdicts to read soft from these replies (default: the backend's own).
 
         Every prompt is tokenised and checked against the model's context before anything is
         generated, so a prompt that cannot fit fails the run before it costs anything.
@@ -123,10 +119,12 @@ class LocalBackend:
                 lengths, self.max_tokens_per_batch, self.max_batch_size
             ):
                 rows = [encoded[start + i].tolist() for i in batch]
-                for i, reply in zip(batch, self.generate(rows), strict=True):
+                for i, reply in zip(batch, self.generate(rows, soft or self.soft), strict=True):
                     yield keys[start + i], reply
 
-    def generate(self, rows: Sequence[list[int]]) -> list[ChatResult]:
+    def generate(
+        self, rows: Sequence[list[int]], soft: SoftTarget | None = None
+    ) -> list[ChatResult]:
         import torch
         from transformers import GenerationConfig
 
@@ -159,23 +157,28 @@ class LocalBackend:
             completion = len(generated) if end is None else end + 1
             reply_ids = generated if end is None else generated[:end]
             replies.append((ids, reply_ids, completion))
-        return self._results(replies)
+        return self._results(replies, soft)
 
-    def _results(self, replies: list[tuple[list[int], list[int], int]]) -> list[ChatResult]:
+    def _results(
+        self, replies: list[tuple[list[int], list[int], int]], soft: SoftTarget | None
+    ) -> list[ChatResult]:
         results = []
         queries: list[tuple[int, list[int], int, str]] = []  # (row, ids up to verdict, k, prefix)
         for r, (prompt_ids, reply_ids, completion) in enumerate(replies):
             text = self.tokenizer.decode(reply_ids, skip_special_tokens=True)
             pieces: tuple[str, ...] = ()
-            if self.soft is not None:
+            if soft is not None:
                 pieces = self._pieces(reply_ids)
-                position = self._verdict_position(pieces)
+                position = self._verdict_position(pieces, soft)
                 if position is not None:
                     k, prefix = position
                     queries.append((r, prompt_ids + reply_ids[:k], k, prefix))
             results.append(ChatResult(text, len(prompt_ids), completion, 1, pieces))
         if queries:
-            alternatives = self._alternatives([(ids, prefix) for _, ids, _, prefix in queries])
+            assert soft is not None
+            alternatives = self._alternatives(
+                [(ids, prefix) for _, ids, _, prefix in queries], soft.values
+            )
             for (r, _, k, _), options in zip(queries, alternatives, strict=True):
                 per_token: list[dict[str, float]] = [{} for _ in results[r].pieces]
                 per_token[k] = options
@@ -191,9 +194,10 @@ class LocalBackend:
             before = now
         return tuple(pieces)
 
-    def _verdict_position(self, pieces: tuple[str, ...]) -> tuple[int, str] | None:
-        assert self.soft is not None
-        located = self.soft.locate("".join(pieces))
+    def _verdict_position(
+        self, pieces: tuple[str, ...], soft: SoftTarget
+    ) -> tuple[int, str] | None:
+        located = soft.locate("".join(pieces))
         if located is None:
             return None
         span = token_span(pieces, located[0])
@@ -209,19 +213,20 @@ class LocalBackend:
             self._vocab = [self.tokenizer.decode([i]) for i in range(len(self.tokenizer))]
         return self._vocab
 
-    def candidates(self, prefix: str) -> tuple[list[int], list[str]]:
-        """Token ids (and texts) that count for some verdict value after ``prefix``."""
-        assert self.soft is not None
-        if prefix not in self._candidates:
+    def candidates(self, prefix: str, values: tuple[str, ...]) -> tuple[list[int], list[str]]:
+        """Token ids (and texts) that count for one of ``values`` after ``prefix``."""
+        if (prefix, values) not in self._candidates:
             ids, texts = [], []
             for i, text in enumerate(self.vocabulary()):
-                if value_of_token(text, prefix, self.soft.values) is not None:
+                if value_of_token(text, prefix, values) is not None:
                     ids.append(i)
                     texts.append(text)
-            self._candidates[prefix] = (ids, texts)
-        return self._candidates[prefix]
+            self._candidates[prefix, values] = (ids, texts)
+        return self._candidates[prefix, values]
 
-    def _alternatives(self, queries: list[tuple[list[int], str]]) -> list[dict[str, float]]:
+    def _alternatives(
+        self, queries: list[tuple[list[int], str]], values: tuple[str, ...]
+    ) -> list[dict[str, float]]:
         """Log-probabilities of the verdict tokens at the next position after each sequence,
         from one right-padded forward pass per batch of at most ``max_batch_size`` rows."""
         import torch
@@ -241,7 +246,7 @@ class LocalBackend:
                 ).logits
             for r, (ids, prefix) in enumerate(part):
                 logprobs = torch.log_softmax(logits[r, len(ids) - 1].float(), dim=-1)
-                token_ids, texts = self.candidates(prefix)
+                token_ids, texts = self.candidates(prefix, values)
                 options: dict[str, float] = {}
                 for token_id, text in zip(token_ids, texts, strict=True):
                     value = float(logprobs[token_id])
@@ -259,7 +264,8 @@ class JudgeLocalFactory:
     name = SCORER_NAME
     description = (
         "LLM judge run locally with transformers (AutoModelForCausalLM + chat template, "
-        "batched greedy generation): pairwise, ratings or best-of-4, soft verdicts from logits"
+        "batched greedy generation): pairwise, ratings, best-of-4 or rewardbench2 (Ties rated, "
+        "other subsets best-of-4), soft verdicts from logits"
     )
 
     def create(self, options: ScorerOptions) -> JudgeLocalScorer:
@@ -284,7 +290,7 @@ class JudgeLocalScorer(JudgeScorer):
     def __init__(self, options: ScorerOptions, settings: JudgeSettings) -> None:
         from rmbench.scorers.causal_lm import load_causal_lm
         from rmbench.scorers.chat_format import ChatFormatter
-        from rmbench.scorers.judge.modes import make_mode
+        from rmbench.scorers.judge.dispatch import RewardBench2, make_mode
         from rmbench.scorers.torch_runtime import dtype_name, resolve_device, resolve_dtype
 
         self.options = options
@@ -302,7 +308,11 @@ class JudgeLocalScorer(JudgeScorer):
         # refuses a layout that cannot render a prompt (pair) before anything is judged
         self.formatter.render_prompt([{"role": "user", "content": "?"}])
         mode = make_mode(settings.mode, settings.rotations)
-        soft = SoftTarget(mode.locate, tuple(mode.values)) if settings.soft else None
+        # the default verdicts to read soft; the driver passes each pass's own (rewardbench2
+        # reads ratings for Ties and letters for the other subsets)
+        soft = None
+        if settings.soft and not isinstance(mode, RewardBench2):
+            soft = SoftTarget(mode.locate, tuple(mode.values))
         backend = LocalBackend(
             model,
             tokenizer,
@@ -313,9 +323,9 @@ class JudgeLocalScorer(JudgeScorer):
             options.max_tokens_per_batch,
             soft,
         )
-        if soft is not None and settings.mode == "ratings":
-            has_ten = any(value_of_token(t, "", ["10"]) for t in backend.candidates("")[1])
-            if not has_ten:
+        if settings.soft and settings.mode in ("ratings", "rewardbench2"):
+            tens = backend.candidates("", ("10",))[1]
+            if not any(value_of_token(t, "", ["10"]) for t in tens):
                 raise UsageError(
                     "option -O soft: this tokenizer writes the rating 10 as several tokens, so "
                     "the verdict position cannot tell 1 from 10; use hard ratings"

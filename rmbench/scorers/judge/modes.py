@@ -294,11 +294,3 @@ class BestOf:
 
 
 Mode = Pairwise | Ratings | BestOf
-
-
-def make_mode(name: str, rotations: int) -> Mode:
-    if name == "pairwise":
-        return Pairwise()
-    if name == "ratings":
-        return Ratings()
-    return BestOf(rotations)

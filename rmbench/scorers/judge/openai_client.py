@@ -216,9 +216,11 @@ class OpenAIBackend:
         self.concurrency = concurrency
 
     def run(
-        self, jobs: Iterable[tuple[Key, list[dict[str, str]]]]
+        self, jobs: Iterable[tuple[Key, list[dict[str, str]]]], soft: Any = None
     ) -> Iterator[tuple[Key, ChatResult]]:
-        """Replies to ``jobs`` (key, messages) as they arrive, in any order.
+        """Replies to ``jobs`` (key, messages) as they arrive, in any order. ``soft`` is not
+        needed here: with soft verdicts the client asks the server for the top alternatives at
+        every token, and the scorer reads the verdict position from them.
 
         Requests are submitted a few at a time rather than all up front, so memory stays flat on
         large suites, comparison sets finish roughly in order, and a failure leaves little

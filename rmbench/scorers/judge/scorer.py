@@ -9,7 +9,9 @@ A judge answers questions about responses; a suite needs one number per response
   alpacaeval-* and mt-bench-* subsets). Items without a group (a caller outside the runner) are
   grouped by identical prompt. Ratings judge each response alone, so each is its own set;
 * **modes** (:mod:`.modes`) say which requests a set needs and turn the replies into scores;
-  pairwise judging is round robin in both orders, a pair won only when both orders agree;
+  pairwise judging is round robin in both orders, a pair won only when both orders agree.
+  Mode ``rewardbench2`` (:mod:`.dispatch`) picks a mode per set: Ties rated, other subsets
+  best-of-4; the sets of each mode are judged in one pass, with that mode's template;
 * **backends** only generate: :class:`~.openai_client.OpenAIBackend` (``judge-openai``) and
   :class:`~.local_backend.LocalBackend` (``judge-local``). Soft verdicts (:mod:`.soft`) are read
   from the token alternatives a backend returns, by the same code for both.
@@ -30,10 +32,11 @@ from urllib.parse import urlsplit
 
 from rmbench.errors import UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.judge.modes import Judged, Mode, make_mode, stats_dict
+from rmbench.scorers.judge.dispatch import RewardBench2, make_mode
+from rmbench.scorers.judge.modes import Judged, Mode, stats_dict
 from rmbench.scorers.judge.openai_client import ChatResult
 from rmbench.scorers.judge.options import COMMON_OPTIONS, JudgeSettings, number
-from rmbench.scorers.judge.soft import read_soft
+from rmbench.scorers.judge.soft import SoftTarget, read_soft
 from rmbench.scorers.judge.templates import JudgeTemplate, render
 
 SCORER_NAME = "judge-openai"
@@ -62,10 +65,14 @@ _LOCAL_ONLY = {
 
 
 class Backend(Protocol):
-    """Generates the judge's replies; keys travel with the jobs, replies come in any order."""
+    """Generates the judge's replies; keys travel with the jobs, replies come in any order.
+    ``soft``: where the verdicts of these jobs are and their values, for a backend that computes
+    the alternatives at the verdict position itself (None: hard verdicts)."""
 
     def run(
-        self, jobs: Iterable[tuple[Any, list[dict[str, str]]]]
+        self,
+        jobs: Iterable[tuple[Any, list[dict[str, str]]]],
+        soft: SoftTarget | None = None,
     ) -> Iterator[tuple[Any, ChatResult]]: ...
 
 
@@ -84,21 +91,36 @@ class JudgeScorer:
     """Asks a backend what a mode needs for each set, and turns the replies into scores."""
 
     def __init__(
-        self, name: str, settings: JudgeSettings, backend: Backend, mode: Mode | None = None
+        self,
+        name: str,
+        settings: JudgeSettings,
+        backend: Backend,
+        mode: Mode | RewardBench2 | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.backend = backend
-        self.mode: Mode = mode or make_mode(settings.mode, settings.rotations)
+        self.mode = mode or make_mode(settings.mode, settings.rotations)
         self.compares_within_group = self.mode.compares_within_group
 
     @property
     def stats(self) -> Any:
         return self.mode.stats
 
+    def mode_for(self, members: Sequence[ScoringItem]) -> Mode:
+        """The plain mode that judges this set: the scorer's, or the one RewardBench 2's
+        dispatch picks for the set's subset (:mod:`.dispatch`)."""
+        if isinstance(self.mode, RewardBench2):
+            return self.mode.mode_for(members)
+        return self.mode
+
     def report(self) -> dict[str, Any]:
-        """This session's judging counts, for ``summary.json`` (see :mod:`.modes`)."""
-        return {"mode": self.settings.mode, "soft": self.settings.soft, **stats_dict(self.stats)}
+        """This session's judging counts, for ``summary.json`` (see :mod:`.modes`); with
+        ``rewardbench2`` the totals, then each sub-mode's counts under its name."""
+        head = {"mode": self.settings.mode, "soft": self.settings.soft}
+        if isinstance(self.mode, RewardBench2):
+            return {**head, **self.mode.report()}
+        return {**head, **stats_dict(self.stats)}
 
     def score_batches(self, items: Sequence[ScoringItem]) -> Iterator[ScoredBatch]:
         # ratings judge each response on its own: every item is a set of one
@@ -106,35 +128,48 @@ class JudgeScorer:
         sets = comparison_sets(items) if within else [[item] for item in items]
         for members in sets:
             self.mode.check(members)
-        if not sets:
-            return
-        orders = [self.mode.orders(len(members)) for members in sets]
-        replies: list[dict[int, ChatResult]] = [{} for _ in sets]
-        for (s, k), reply in self.backend.run(self._jobs(sets, orders)):
-            replies[s][k] = reply
-            if len(replies[s]) == len(orders[s]):
-                yield self._score_set(sets[s], orders[s], replies[s])
-                replies[s] = {}
+        modes = [self.mode_for(members) for members in sets]
+        for mode in self.mode.modes if isinstance(self.mode, RewardBench2) else [self.mode]:
+            # one pass per plain mode (a backend reads one kind of verdict at a time)
+            chosen = [s for s, m in enumerate(modes) if m is mode]
+            if chosen:
+                yield from self._judge(mode, [sets[s] for s in chosen])
         print(f"{self.name}: {self.mode.summary()}", file=sys.stderr)
 
+    def _judge(self, mode: Mode, sets: list[list[ScoringItem]]) -> Iterator[ScoredBatch]:
+        """Every set judged by ``mode``, each yielded as soon as its replies are all in."""
+        orders = [mode.orders(len(members)) for members in sets]
+        replies: list[dict[int, ChatResult]] = [{} for _ in sets]
+        soft = SoftTarget(mode.locate, tuple(mode.values)) if self.settings.soft else None
+        jobs = self._jobs(self.settings.templates[mode.name], sets, orders)
+        for (s, k), reply in self.backend.run(jobs, soft):
+            replies[s][k] = reply
+            if len(replies[s]) == len(orders[s]):
+                yield self._score_set(mode, sets[s], orders[s], replies[s])
+                replies[s] = {}
+
+    @staticmethod
     def _jobs(
-        self, sets: list[list[ScoringItem]], orders: list[list[tuple[int, ...]]]
+        template: JudgeTemplate,
+        sets: list[list[ScoringItem]],
+        orders: list[list[tuple[int, ...]]],
     ) -> Iterator[tuple[tuple[int, int], list[dict[str, str]]]]:
         """((set, request), messages) for every request, set by set, rendered lazily."""
         for s, members in enumerate(sets):
             for k, order in enumerate(orders[s]):
                 answers = [members[i].response for i in order]
-                yield (s, k), render(self.settings.template, members[0].prompt, *answers)
+                yield (s, k), render(template, members[0].prompt, *answers)
 
     def _score_set(
         self,
+        mode: Mode,
         members: list[ScoringItem],
         orders: list[tuple[int, ...]],
         replies: dict[int, ChatResult],
     ) -> ScoredBatch:
         judged = []
         tokens = 0
-        stats = self.stats
+        stats = mode.stats
         for k, order in enumerate(orders):
             reply = replies[k]
             stats.requests += 1
@@ -144,13 +179,11 @@ class JudgeScorer:
             tokens += reply.prompt_tokens + reply.completion_tokens
             soft = None
             if self.settings.soft:
-                soft = read_soft(
-                    reply.pieces, reply.alternatives, self.mode.locate, self.mode.values
-                )
+                soft = read_soft(reply.pieces, reply.alternatives, mode.locate, mode.values)
             judged.append(Judged(order, reply, soft))
         return ScoredBatch(
             keys=[m.key for m in members],
-            scores=self.mode.score(len(members), judged),
+            scores=mode.score(len(members), judged),
             n_tokens=tokens,
         )
 
@@ -162,8 +195,9 @@ class JudgeOpenAIFactory:
     name = SCORER_NAME
     description = (
         "LLM judge on an OpenAI-compatible chat-completions server: pairwise ([[A]]/[[B]], "
-        "both orders, round-robin win rate), ratings ([[1-10]]) or best-of-4 with rotations; "
-        "-O soft=true reads the verdict from top logprobs"
+        "both orders, round-robin win rate), ratings ([[1-10]]), best-of-4 with rotations, or "
+        "rewardbench2 (Ties rated, other subsets best-of-4); -O soft=true reads the verdict "
+        "from top logprobs"
     )
 
     def create(self, options: ScorerOptions) -> JudgeOpenAIScorer:

@@ -42,6 +42,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class SoftTarget:
+    """What a backend needs to read a reply's soft verdict: where the verdict is (a mode's
+    ``locate``) and the verdict values whose tokens count. A backend that computes the
+    alternatives itself (``judge-local``) is given the target of the mode being judged."""
+
+    locate: Callable[[str], tuple[int, str] | None]
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SoftVerdict:
     """Probabilities per verdict value (summing to 1), or why there are none."""
 
