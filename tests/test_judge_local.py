@@ -259,7 +259,10 @@ def test_options_are_checked(judges, tmp_path: Path) -> None:
         (ScorerOptions(model=path, extra={"top_logprobs": "5"}), "option -O top_logprobs"),
         (ScorerOptions(model=path, extra={"mode": "listwise"}), "option -O mode"),
         (ScorerOptions(model=path, extra={"soft": "maybe"}), "option -O soft"),
-        (ScorerOptions(model=path, extra={"rotations": "2"}), "only modes best-of-4 and rewardbench2 rotate"),
+        (
+            ScorerOptions(model=path, extra={"rotations": "2"}),
+            "only modes best-of-4 and rewardbench2 rotate",
+        ),
         (
             ScorerOptions(model=path, extra={"mode": "best-of-4", "rotations": "5"}),
             "at most 4",
@@ -325,3 +328,92 @@ def test_a_prompt_that_cannot_fit_fails_before_anything_is_generated(judges) -> 
     with pytest.raises(ScoringError, match=r"with -O max_tokens=2040 it exceeds the model's 2048"):
         scores_of(scorer, items_of(1))
     assert calls == []
+
+
+# --------------------------------------------------------------------------- RewardBench 2
+
+
+@pytest.fixture(scope="module")
+def rb2_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A judge trained on rating and four-way prompts for long enough to answer each in its own
+    format (a rating to a rating prompt, a letter to a four-way one)."""
+    texts = judge_texts(QUESTIONS, [a for four in ANSWERS for a in four])
+    conversations = [c for c in judge_conversations(QUESTIONS, ANSWERS) if c[0] != "pairwise"]
+    path = tmp_path_factory.mktemp("judges") / "rb2"
+    return make_trained_judge(path, texts, conversations, steps=60)
+
+
+def rb2_rows() -> list[dict]:
+    """Ties rows (ref and tied, sharing three responses) on question 0; one best-of-4 row per
+    other subset on questions 1..3."""
+    a = ANSWERS[0]
+    rows = [
+        {"id": "ref:0", "chosen": [a[0]], "rejected": [a[1], a[2]]},
+        {"id": "tied:0", "chosen": [a[0], a[3]], "rejected": [a[1], a[2]]},
+    ]
+    rows = [{**r, "subset": "Ties", "prompt": QUESTIONS[0]} for r in rows]
+    for n, subset in enumerate(["Factuality", "Precise IF", "Math", "Safety", "Focus"]):
+        q = 1 + n % 3
+        four = ANSWERS[q] if n < 3 else ANSWERS[q][::-1]
+        rows.append(
+            {
+                "id": str(n),
+                "subset": subset,
+                "prompt": QUESTIONS[q],
+                "chosen": four[:1],
+                "rejected": four[1:],
+                "num_correct": 1,
+            }
+        )
+    return rows
+
+
+def test_rmbench_run_rewardbench2_mode_with_a_local_judge(
+    rb2_judge, tmp_path: Path, capsys
+) -> None:
+    """One run rates Ties and judges the rest best-of-4 (soft verdicts for both), and equals a
+    ratings run on Ties plus a best-of-4 run on the other subsets."""
+    data = tmp_path / "rb2.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rb2_rows()))
+
+    def run(name: str, *extra: str) -> tuple[dict, dict]:
+        args = ["run", "--suite", "rewardbench2", "--data", str(data), "--scorer", "judge-local"]
+        args += ["--model", str(rb2_judge), "--device", "cpu", "--max-batch-size", "8"]
+        args += ["-O", "soft=true", "-O", "max_tokens=10", *extra]
+        args += ["--run-dir", str(tmp_path / name), "--bootstrap", "0", "-q"]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, err + out
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        frame = pl.read_parquet(tmp_path / name / "scores.parquet")
+        columns = frame.select("group_id", "candidate_index", "score")
+        scores = {(g, i): s for g, i, s in columns.iter_rows()}
+        return summary, scores
+
+    one, one_scores = run("one", "-O", "mode=rewardbench2")
+    report = one["scorer_report"]
+    assert report["ratings"]["requests"] == 3 + 4 and report["ratings"]["rated"] == 7
+    assert report["ratings"]["soft_unparseable"] == 0
+    best = report["best-of-4"]
+    assert (best["sets"], best["requests"], best["unparseable_replies"]) == (5, 20, 0)
+    assert report["requests"] == 27
+
+    ties, ties_scores = run("ties", "-O", "mode=ratings", "--subset", "Ties")
+    assert ties["scorer_report"]["requests"] == 4  # the shared responses rated once
+    subsets = ["--subset", "Factuality", "--subset", "Precise IF", "--subset", "Math"]
+    subsets += ["--subset", "Safety", "--subset", "Focus"]
+    rest, rest_scores = run("rest", "-O", "mode=best-of-4", *subsets)
+    assert one_scores.keys() == {**ties_scores, **rest_scores}.keys()
+    for key, score in {**ties_scores, **rest_scores}.items():
+        assert one_scores[key] == pytest.approx(score, rel=1e-5)
+
+    def values(summary: dict) -> dict[str, float]:
+        return {
+            m["name"]: m["value"]
+            for m in summary["metrics"]
+            if m["level"] == "subset" and m["metric"] in ("accuracy", "score")
+        }
+
+    combined = {**values(rest), **values(ties)}
+    assert len(combined) == 6 and values(one) == pytest.approx(combined, rel=1e-5)
+    (overall,) = [m["value"] for m in one["metrics"] if m["level"] == "overall"]
+    assert overall == pytest.approx(np.mean(list(combined.values())), rel=1e-5)
