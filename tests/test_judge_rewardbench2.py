@@ -271,6 +271,12 @@ def test_the_scorer_judges_each_mode_with_its_template_and_two_rotations() -> No
     assert systems == {RATINGS.system: 3, FOUR_WAY.system: 2}
     assert scorer.report()["best-of-4"]["rotations"] == 2
     assert scorer.identity()["rotations"] == 2
+    # a best-of-4 subset whose prompt has 3 responses is refused before anything is sent
+    three = [item(f"x{i}", words(2 + i), "Math", "2") for i in range(3)]
+    with judge_server(rb2_judge) as server:
+        with pytest.raises(ScoringError, match="subset 'Math' best-of-4, which needs exactly 4"):
+            scores_of(make_scorer(server.url, mode="rewardbench2"), items + three)
+        assert server.requests == []
 
 
 def test_rewardbench2_options_are_one_line_errors(tmp_path: Path) -> None:

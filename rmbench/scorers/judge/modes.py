@@ -239,7 +239,7 @@ class BestOf:
             raise ScoringError(
                 f"{item.ref or item.key}: mode best-of-4 judges sets of exactly 4 responses, "
                 f"and this prompt has {len(members)} (RewardBench 2's Ties subset has other "
-                "sizes: judge it with -O mode=ratings, as RewardBench 2's authors do)"
+                "sizes: -O mode=rewardbench2 rates it, as RewardBench 2's authors do)"
             )
 
     def orders(self, n: int) -> list[tuple[int, ...]]:

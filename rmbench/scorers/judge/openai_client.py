@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rmbench.errors import ScoringError
+from rmbench.scorers.judge.soft import SoftTarget
 
 MAX_BACKOFF = 60.0
 
@@ -216,7 +217,7 @@ class OpenAIBackend:
         self.concurrency = concurrency
 
     def run(
-        self, jobs: Iterable[tuple[Key, list[dict[str, str]]]], soft: Any = None
+        self, jobs: Iterable[tuple[Key, list[dict[str, str]]]], soft: SoftTarget | None = None
     ) -> Iterator[tuple[Key, ChatResult]]:
         """Replies to ``jobs`` (key, messages) as they arrive, in any order. ``soft`` is not
         needed here: with soft verdicts the client asks the server for the top alternatives at
