@@ -128,6 +128,8 @@ class JudgeScorer:
         sets = comparison_sets(items) if within else [[item] for item in items]
         for members in sets:
             self.mode.check(members)
+        if not sets:
+            return
         modes = [self.mode_for(members) for members in sets]
         for mode in self.mode.modes if isinstance(self.mode, RewardBench2) else [self.mode]:
             # one pass per plain mode (a backend reads one kind of verdict at a time)
