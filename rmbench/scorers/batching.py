@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rmbench.errors import ModelError
+from rmbench.scorers.base import ScoringItem
+
 
 def pack_by_token_budget(
     lengths: Sequence[int] | np.ndarray, max_tokens: int, max_batch_size: int
@@ -45,3 +48,30 @@ def padding_efficiency(lengths: np.ndarray, batches: Sequence[np.ndarray]) -> fl
     real = int(np.sum(lengths))
     padded = sum(len(b) * int(np.max(lengths[b])) for b in batches if len(b))
     return real / padded if padded else 1.0
+
+
+def over_length(
+    lengths: Sequence[int],
+    items: Sequence[ScoringItem],
+    max_length: int | None,
+    truncate: bool,
+    remedy: str,
+) -> list[int]:
+    """Indices of the inputs longer than ``max_length`` tokens, to be truncated.
+
+    Without ``truncate`` any such input is an error raised before anything is scored (a
+    silently cut response would be scored on what is left of it), naming how many there are,
+    the longest and the first few; ``remedy`` finishes the message ("Pass --truncate to ...").
+    """
+    if max_length is None:
+        return []
+    over = [i for i, n in enumerate(lengths) if n > max_length]
+    if over and not truncate:
+        longest = max(lengths[i] for i in over)
+        examples = ", ".join(items[i].ref or items[i].key for i in over[:5])
+        raise ModelError(
+            f"{len(over)} of {len(items)} inputs exceed the model's maximum length of "
+            f"{max_length} tokens (longest {longest}; e.g. {examples}); nothing was "
+            f"scored. {remedy}"
+        )
+    return over

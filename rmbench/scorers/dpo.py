@@ -27,7 +27,7 @@ import numpy as np
 
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.batching import pack_by_token_budget
+from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.response_tokens import ResponseTokenizer, ResponseTokens
 
 SCORER_NAME = "dpo"
@@ -204,18 +204,15 @@ class DPOScorer:
     def tokenize(self, items: Sequence[ScoringItem]) -> list[ResponseTokens]:
         """Locate every input's response tokens; refuse (or truncate) over-length inputs."""
         rows = self.responses.encode(items)
-        if self.max_length is None:
-            return rows
-        over = [i for i, r in enumerate(rows) if len(r.ids) > self.max_length]
-        if over and not self.options.truncate:
-            longest = max(len(rows[i].ids) for i in over)
-            examples = ", ".join(items[i].ref or items[i].key for i in over[:5])
-            raise ModelError(
-                f"{len(over)} of {len(items)} inputs exceed the model's maximum length of "
-                f"{self.max_length} tokens (longest {longest}; e.g. {examples}); nothing was "
-                "scored. Pass --truncate to score the response tokens that fit"
-            )
+        over = over_length(
+            [len(r.ids) for r in rows],
+            items,
+            self.max_length,
+            self.options.truncate,
+            "Pass --truncate to score the response tokens that fit",
+        )
         for i in over:
+            assert self.max_length is not None  # over is empty without a maximum
             if rows[i].response_start >= self.max_length:
                 raise ModelError(
                     f"the prompt of {items[i].ref or items[i].key} alone fills the model's "

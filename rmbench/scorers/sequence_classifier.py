@@ -24,7 +24,7 @@ import numpy as np
 
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.batching import pack_by_token_budget
+from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.chat_format import ChatFormatter
 
 SCORER_NAME = "seq-classifier"
@@ -181,17 +181,14 @@ class SequenceClassifierScorer:
                 over, self._encode([rendered[i] for i in over], True), strict=True
             ):
                 ids[i] = encoded
-        if self.max_length is not None and not truncate:
-            too_long = [i for i, x in enumerate(ids) if len(x) > self.max_length]
-            if too_long:
-                longest = max(len(ids[i]) for i in too_long)
-                examples = ", ".join(items[i].ref or items[i].key for i in too_long[:5])
-                raise ModelError(
-                    f"{len(too_long)} of {len(items)} inputs exceed the model's maximum length of "
-                    f"{self.max_length} tokens (longest {longest}; e.g. {examples}); nothing was "
-                    "scored. Pass --truncate to score them truncated, or use a model with a "
-                    "longer context"
-                )
+        if not truncate:
+            over_length(
+                [len(x) for x in ids],
+                items,
+                self.max_length,
+                truncate,
+                "Pass --truncate to score them truncated, or use a model with a longer context",
+            )
         return ids
 
     def _encode(

@@ -26,7 +26,7 @@ import numpy as np
 
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.batching import pack_by_token_budget
+from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.dpo import _max_length
 from rmbench.scorers.prm.aggregate import aggregate, parse_aggregation
 from rmbench.scorers.prm.heads import LM, load_prm, single_token_id, tag_probabilities
@@ -211,18 +211,15 @@ class PRMScorer:
     def tokenize(self, items: Sequence[ScoringItem]) -> list[StepTokens]:
         """Locate every input's step tags; refuse (or truncate) over-length inputs."""
         rows = self.steps.encode_all(items)
-        if self.max_length is None:
-            return rows
-        over = [i for i, r in enumerate(rows) if len(r.ids) > self.max_length]
-        if over and not self.options.truncate:
-            longest = max(len(rows[i].ids) for i in over)
-            examples = ", ".join(items[i].ref or items[i].key for i in over[:5])
-            raise ModelError(
-                f"{len(over)} of {len(items)} inputs exceed the model's maximum length of "
-                f"{self.max_length} tokens (longest {longest}; e.g. {examples}); nothing was "
-                "scored. Pass --truncate to score the steps whose tags fit"
-            )
+        over = over_length(
+            [len(r.ids) for r in rows],
+            items,
+            self.max_length,
+            self.options.truncate,
+            "Pass --truncate to score the steps whose tags fit",
+        )
         for i in over:
+            assert self.max_length is not None  # over is empty without a maximum
             keep = rows[i].tag_positions[rows[i].tag_positions < self.max_length]
             if not len(keep):
                 raise ModelError(
