@@ -22,12 +22,8 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import ModelError
+from rmbench.scorers.loading import first_line, load_trained
 from rmbench.scorers.response_tokens import ResponseTokens
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def load_causal_lm(
@@ -68,21 +64,9 @@ def load_causal_lm(
     kwargs: dict[str, Any] = {"dtype": dtype, **common}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
-    try:
-        model, info = AutoModelForCausalLM.from_pretrained(
-            name, config=config, output_loading_info=True, **kwargs
-        )
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option {option}: cannot load causal-LM weights from {name!r} ({first_line(error)})"
-        ) from None
-    missing = list(info.get("missing_keys", []))
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise ModelError(
-            f"option {option}: model {name!r} lacks trained weights for {missing[0]}{more}"
-        )
-    model.eval()
+    model = load_trained(
+        AutoModelForCausalLM, name, option, what="causal-LM weights", config=config, **kwargs
+    )
     return model, tokenizer
 
 

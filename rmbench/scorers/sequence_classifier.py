@@ -26,6 +26,7 @@ from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.chat_format import ChatFormatter
+from rmbench.scorers.loading import first_line, load_trained
 
 SCORER_NAME = "seq-classifier"
 EXTRA_OPTIONS = ("attn_implementation",)
@@ -107,7 +108,7 @@ class SequenceClassifierScorer:
         except (OSError, ValueError) as error:
             raise ModelError(
                 f"option --model: cannot load a model config from {options.model!r} "
-                f"({_first_line(error)})"
+                f"({first_line(error)})"
             ) from None
         architectures = getattr(config, "architectures", None) or []
         if architectures and not any(
@@ -126,28 +127,21 @@ class SequenceClassifierScorer:
             tokenizer = AutoTokenizer.from_pretrained(options.model, **common)
         except (OSError, ValueError) as error:
             raise ModelError(
-                f"option --model: cannot load a tokenizer from {options.model!r} ({_first_line(error)})"
+                f"option --model: cannot load a tokenizer from {options.model!r} ({first_line(error)})"
             ) from None
         load_kwargs: dict[str, Any] = {"dtype": dtype, **common}
         if "attn_implementation" in options.extra:
             load_kwargs["attn_implementation"] = options.extra["attn_implementation"]
-        try:
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                options.model, config=config, output_loading_info=True, **load_kwargs
-            )
-        except (OSError, ValueError) as error:
-            raise ModelError(
-                f"option --model: cannot load weights from {options.model!r} ({_first_line(error)})"
-            ) from None
-        missing = list(info.get("missing_keys", []))
-        if missing:
-            raise ModelError(
-                f"model {options.model!r} lacks trained weights for {missing[0]}"
-                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}: its score head "
-                "would be randomly initialised"
-            )
+        model = load_trained(
+            AutoModelForSequenceClassification,
+            options.model,
+            "--model",
+            what="weights",
+            consequence=": its score head would be randomly initialised",
+            config=config,
+            **load_kwargs,
+        )
         model.to(device)
-        model.eval()
         fingerprint = model_fingerprint(options.model, getattr(config, "_commit_hash", None))
         return cls(model, tokenizer, options, device, dtype, fingerprint)
 
@@ -264,8 +258,3 @@ class SequenceClassifierScorer:
                 scores=scores,
                 n_tokens=int(lengths[batch].sum()),
             )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import ModelError
-from rmbench.scorers.causal_lm import first_line, load_causal_lm, supports_logits_to_keep
+from rmbench.scorers.causal_lm import load_causal_lm, supports_logits_to_keep
+from rmbench.scorers.loading import first_line, load_trained
 from rmbench.scorers.prm.locate import StepTokens
 
 LM = "lm"
@@ -99,22 +100,15 @@ def load_prm(
             "checkpoint; pass --trust-remote-code to load it"
         )
     loader = AutoModel if custom else AutoModelForTokenClassification
-    try:
-        model, info = loader.from_pretrained(
-            name, config=config, output_loading_info=True, **kwargs
-        )
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option --model: cannot load weights from {name!r} ({first_line(error)})"
-        ) from None
-    missing = list(info.get("missing_keys", []))
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise ModelError(
-            f"option --model: model {name!r} lacks trained weights for {missing[0]}{more}: "
-            "its step head would be randomly initialised"
-        )
-    model.eval()
+    model = load_trained(
+        loader,
+        name,
+        "--model",
+        what="weights",
+        consequence=": its step head would be randomly initialised",
+        config=config,
+        **kwargs,
+    )
     return model, tokenizer, kind
 
 

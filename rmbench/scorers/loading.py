@@ -1,0 +1,45 @@
+"""Loading a checkpoint's weights for scoring, refusing any that would be randomly initialised.
+
+transformers fills weights a checkpoint lacks with random values and only logs it: a base
+model loaded as a reward model gets a random score head, and its "rewards" are noise that
+still look like numbers. Every model-backed scorer loads through :func:`load_trained`, which
+turns that into an error naming the option and the first missing weight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rmbench.errors import ModelError
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (transformers' are often many lines long)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def load_trained(
+    loader: Any, name: str, option: str, *, what: str, consequence: str = "", **kwargs: Any
+) -> Any:
+    """``loader.from_pretrained(name, **kwargs)`` in eval mode; a one-line :class:`ModelError`
+    when it cannot load or when any weight is missing from the checkpoint.
+
+    ``what`` names the weights in the load error ("weights", "causal-LM weights"),
+    ``consequence`` ends the missing-weight error (": its score head would be random").
+    """
+    try:
+        model, info = loader.from_pretrained(name, output_loading_info=True, **kwargs)
+    except (OSError, ValueError) as error:
+        raise ModelError(
+            f"option {option}: cannot load {what} from {name!r} ({first_line(error)})"
+        ) from None
+    missing = list(info.get("missing_keys", []))
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise ModelError(
+            f"option {option}: model {name!r} lacks trained weights for {missing[0]}{more}"
+            f"{consequence}"
+        )
+    model.eval()
+    return model
