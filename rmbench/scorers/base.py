@@ -9,7 +9,7 @@ to handle resumption itself: it is only ever asked for items that are not cached
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -67,6 +67,16 @@ class ScorerOptions:
     trust_remote_code: bool = False
     revision: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def reject_unused(self, scorer: str, flags: Mapping[str, str], why: str) -> None:
+        """Refuse the common options a scorer has no use for, when set away from their
+        defaults (``flags``: field name -> its command-line flag), so that none is accepted and
+        ignored; ``why`` says what the scorer does instead ("runs a verifier, not a model")."""
+        defaults = ScorerOptions()
+        for option in fields(ScorerOptions):
+            flag = flags.get(option.name)
+            if flag and getattr(self, option.name) != getattr(defaults, option.name):
+                raise UsageError(f"option {flag}: scorer {scorer!r} {why}; leave it out")
 
     def reject_unknown_extra(self, scorer: str, known: Sequence[str] = ()) -> None:
         unknown = sorted(set(self.extra) - set(known))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -112,14 +111,7 @@ class VerifierFactory:
         from rmbench.plugins import get_registry, get_verifier
 
         options.reject_unknown_extra(SCORER_NAME, EXTRA_OPTIONS)
-        defaults = ScorerOptions()
-        for field in fields(ScorerOptions):
-            flag = _MODEL_ONLY.get(field.name)
-            if flag and getattr(options, field.name) != getattr(defaults, field.name):
-                raise UsageError(
-                    f"option {flag}: scorer {SCORER_NAME!r} runs a verifier, not a model; "
-                    "leave it out"
-                )
+        options.reject_unused(SCORER_NAME, _MODEL_ONLY, "runs a verifier, not a model")
         name = options.extra.get("verifier")
         if not name:
             available = ", ".join(sorted(get_registry().verifiers)) or "none"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -270,14 +270,11 @@ class JudgeLocalFactory:
 
     def create(self, options: ScorerOptions) -> JudgeLocalScorer:
         options.reject_unknown_extra(SCORER_NAME, COMMON_OPTIONS)
-        defaults = ScorerOptions()
-        for field in fields(ScorerOptions):
-            flag = _REFUSED.get(field.name)
-            if flag and getattr(options, field.name) != getattr(defaults, field.name):
-                raise UsageError(
-                    f"option {flag}: scorer {SCORER_NAME!r} never truncates a judge prompt (a "
-                    "judge that cannot see an answer cannot judge it); leave it out"
-                )
+        options.reject_unused(
+            SCORER_NAME,
+            _REFUSED,
+            ("never truncates a judge prompt (a judge that cannot see an answer cannot judge it)"),
+        )
         if not options.model:
             raise UsageError(
                 f"option --model is required by scorer {SCORER_NAME!r} (a causal LM: a local "

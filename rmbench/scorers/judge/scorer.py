@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -227,14 +227,11 @@ class JudgeConfig:
     @classmethod
     def from_options(cls, options: ScorerOptions) -> JudgeConfig:
         options.reject_unknown_extra(SCORER_NAME, EXTRA_OPTIONS)
-        defaults = ScorerOptions()
-        for field in fields(ScorerOptions):
-            flag = _LOCAL_ONLY.get(field.name)
-            if flag and getattr(options, field.name) != getattr(defaults, field.name):
-                raise UsageError(
-                    f"option {flag}: scorer {SCORER_NAME!r} sends messages to a server, which "
-                    "loads and formats the model itself; leave it out"
-                )
+        options.reject_unused(
+            SCORER_NAME,
+            _LOCAL_ONLY,
+            ("sends messages to a server, which loads and formats the model itself"),
+        )
         if not options.model:
             raise UsageError(
                 f"option --model is required by scorer {SCORER_NAME!r} (the model name the "
