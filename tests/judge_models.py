@@ -14,8 +14,8 @@ import random
 from pathlib import Path
 
 import torch
-from tiny_models import _train_bpe
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tiny_models import make_chat_tokenizer, tiny_llama_config
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rmbench.scorers.judge.templates import BUILTIN_TEMPLATES, render
 
@@ -24,38 +24,16 @@ CHAT_TEMPLATE = (
     "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
-SPECIALS = ["<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
 VERDICTS = {"pairwise": "ABC", "best-of-4": "ABCD"}
 
 
 def _tokenizer(texts: list[str], max_positions: int) -> PreTrainedTokenizerFast:
-    raw = _train_bpe(texts, 2000, SPECIALS)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        additional_special_tokens=SPECIALS[3:],
-        model_max_length=max_positions,
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
+    return make_chat_tokenizer(texts, CHAT_TEMPLATE, max_positions=max_positions)
 
 
 def _model(tokenizer: PreTrainedTokenizerFast, seed: int, max_positions: int) -> LlamaForCausalLM:
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config)
+    return LlamaForCausalLM(tiny_llama_config(tokenizer, max_positions))
 
 
 def judge_texts(prompts: list[str], answers: list[str]) -> list[str]:

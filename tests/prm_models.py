@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
-from tiny_models import _train_bpe
+from tiny_models import CHAT_SPECIALS, make_chat_tokenizer, tiny_llama_config
 from transformers import (
     BertConfig,
     BertForTokenClassification,
-    LlamaConfig,
     LlamaForCausalLM,
     LlamaForTokenClassification,
     PreTrainedTokenizerFast,
@@ -27,7 +26,7 @@ TEMPLATE = (
     "<|assistant|>{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>"
     "{{ m['content'] }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
-SPECIALS = ["<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>", "<extra_0>"]
+SPECIALS = [*CHAT_SPECIALS, "<extra_0>"]
 TAG = "<extra_0>"
 # Math-Shepherd's tag; repeated in the training texts so the BPE learns " ки" as one token.
 SHEPHERD_TAG = " ки"
@@ -35,17 +34,7 @@ SHEPHERD_TAG = " ки"
 
 def make_tokenizer(texts: Iterable[str], max_positions: int = 512) -> PreTrainedTokenizerFast:
     corpus = [*texts, *([f"step{SHEPHERD_TAG}\n" * 8] * 50)]
-    raw = _train_bpe(corpus, 2000, SPECIALS)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        additional_special_tokens=SPECIALS[3:],
-        model_max_length=max_positions,
-    )
-    tokenizer.chat_template = TEMPLATE
-    return tokenizer
+    return make_chat_tokenizer(corpus, TEMPLATE, specials=SPECIALS, max_positions=max_positions)
 
 
 def make_tiny_prm(
@@ -54,16 +43,9 @@ def make_tiny_prm(
     """``head``: ``lm`` (causal LM), ``classifier`` (2 labels) or ``value`` (1 label)."""
     tokenizer = make_tokenizer(texts, max_positions)
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    config = tiny_llama_config(
+        tokenizer,
+        max_positions,
         initializer_range=0.2,
         num_labels={"lm": 2, "classifier": 2, "value": 1}[head],
     )
@@ -137,18 +119,7 @@ def make_tiny_remote_code_prm(path: Path, texts: Iterable[str], *, seed: int = 0
     spec.loader.exec_module(module)
     tokenizer = make_tokenizer(texts)
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        initializer_range=0.2,
-    )
+    config = tiny_llama_config(tokenizer, 512, initializer_range=0.2)
     model = module.TinyForProcessRewardModel(config)
     with torch.no_grad():
         model.score[2].weight.mul_(5.0)  # step scores spread over (0, 1)

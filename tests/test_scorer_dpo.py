@@ -15,13 +15,11 @@ import polars as pl
 import pytest
 import torch
 from run_helpers import run_cli, synthetic_pairs, write_jsonl
-from tiny_models import _train_bpe
+from tiny_models import make_chat_tokenizer, tiny_llama_config
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
-    LlamaConfig,
     LlamaForCausalLM,
-    PreTrainedTokenizerFast,
 )
 
 from rmbench.errors import ModelError, UsageError
@@ -35,38 +33,18 @@ TEMPLATE = (
     "<|assistant|>{{ m['content'] }}{{ eos_token }}{% else %}<|{{ m['role'] }}|>"
     "{{ m['content'] }}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
-SPECIALS = ["<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
 
 
 def make_tiny_causal_llamas(
     root: Path, texts: list[str], max_positions: int = 512
 ) -> tuple[Path, Path]:
     """A policy and a reference causal Llama (different random weights) sharing one tokenizer."""
-    raw = _train_bpe(texts, 2000, SPECIALS)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        additional_special_tokens=SPECIALS[3:],
-        model_max_length=max_positions,
-    )
-    tokenizer.chat_template = TEMPLATE
+    tokenizer = make_chat_tokenizer(texts, TEMPLATE, max_positions=max_positions)
     paths = []
     for name, seed in (("policy", 0), ("reference", 1)):
         torch.manual_seed(seed)
-        config = LlamaConfig(
-            vocab_size=raw.get_vocab_size(),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            max_position_embeddings=max_positions,
-            bos_token_id=raw.token_to_id("<s>"),
-            eos_token_id=raw.token_to_id("</s>"),
-            initializer_range=0.2,  # a peaked random LM: log-probs differ clearly between tokens
-        )
+        # a peaked random LM: log-probs differ clearly between tokens
+        config = tiny_llama_config(tokenizer, max_positions, initializer_range=0.2)
         model = LlamaForCausalLM(config)
         path = root / name
         model.save_pretrained(path)

@@ -124,3 +124,48 @@ def make_tiny_llama_rm(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+#: Special tokens of the chat-style tiny decoders (judges, PRMs, DPO policies).
+CHAT_SPECIALS = ["<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
+
+
+def make_chat_tokenizer(
+    texts: Iterable[str],
+    chat_template: str,
+    *,
+    specials: list[str] | None = None,
+    max_positions: int = 512,
+    vocab_size: int = 2000,
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer for a tiny decoder: ``<s>``/``</s>``/``<unk>`` plus the role
+    markers (and any further ``specials``) as single special tokens, and ``chat_template``."""
+    specials = specials or CHAT_SPECIALS
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_bpe(texts, vocab_size, specials),
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=specials[3:],
+        model_max_length=max_positions,
+    )
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def tiny_llama_config(
+    tokenizer: PreTrainedTokenizerFast, max_positions: int, **extra: object
+) -> LlamaConfig:
+    """The tiny Llama shape every decoder test uses (2 layers, hidden 32), sized to ``tokenizer``."""
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **extra,
+    )
