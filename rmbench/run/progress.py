@@ -58,7 +58,9 @@ class ScoringProgress:
         self.done += examples
         self.tokens += tokens
         elapsed = max(time.perf_counter() - self._start, 1e-9)
-        rate = f"{self.done / elapsed:,.1f} ex/s  {self.tokens / elapsed:,.0f} tok/s"
+        rate = f"{self.done / elapsed:,.1f} ex/s"
+        if self.tokens:  # scorers without a model (verifiers, baselines) count no tokens
+            rate += f"  {self.tokens / elapsed:,.0f} tok/s"
         self._progress.update(self._task, advance=examples, rate=rate)
 
     @property
