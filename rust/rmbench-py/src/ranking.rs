@@ -75,69 +75,35 @@ fn per_group<'py>(
     Ok(PyArray1::from_vec(py, values))
 }
 
-/// Per-group Pearson correlation of scores and gold (NaN where either side is constant).
-#[pyfunction]
-#[pyo3(signature = (scores, gold, offsets, threads = None))]
-pub(crate) fn pearson<'py>(
-    py: Python<'py>,
-    scores: &Bound<'py, PyAny>,
-    gold: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    per_group(py, Metric::Pearson, scores, gold, offsets, threads)
+/// The `#[pyfunction]` of a per-group metric whose only arguments are the common ones.
+macro_rules! per_group_metric {
+    ($($(#[doc = $doc:expr])* $name:ident => $metric:expr;)*) => {$(
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(signature = (scores, gold, offsets, threads = None))]
+        pub(crate) fn $name<'py>(
+            py: Python<'py>,
+            scores: &Bound<'py, PyAny>,
+            gold: &Bound<'py, PyAny>,
+            offsets: &Bound<'py, PyAny>,
+            threads: Option<i64>,
+        ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+            per_group(py, $metric, scores, gold, offsets, threads)
+        }
+    )*};
 }
 
-/// Per-group Spearman rank correlation (NaN where either side is constant).
-#[pyfunction]
-#[pyo3(signature = (scores, gold, offsets, threads = None))]
-pub(crate) fn spearman<'py>(
-    py: Python<'py>,
-    scores: &Bound<'py, PyAny>,
-    gold: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    per_group(py, Metric::Spearman, scores, gold, offsets, threads)
-}
-
-/// Per-group Kendall tau-b (NaN where either side is constant).
-#[pyfunction]
-#[pyo3(signature = (scores, gold, offsets, threads = None))]
-pub(crate) fn kendall_tau_b<'py>(
-    py: Python<'py>,
-    scores: &Bound<'py, PyAny>,
-    gold: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    per_group(py, Metric::KendallTauB, scores, gold, offsets, threads)
-}
-
-/// Per-group Chatterjee xi(X = scores, Y = gold) (NaN where gold is constant).
-#[pyfunction]
-#[pyo3(signature = (scores, gold, offsets, threads = None))]
-pub(crate) fn chatterjee_xi<'py>(
-    py: Python<'py>,
-    scores: &Bound<'py, PyAny>,
-    gold: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    per_group(py, Metric::ChatterjeeXi, scores, gold, offsets, threads)
-}
-
-/// Per-group reciprocal gold rank of the proxy's top pick (NaN where gold is constant).
-#[pyfunction]
-#[pyo3(signature = (scores, gold, offsets, threads = None))]
-pub(crate) fn mrr<'py>(
-    py: Python<'py>,
-    scores: &Bound<'py, PyAny>,
-    gold: &Bound<'py, PyAny>,
-    offsets: &Bound<'py, PyAny>,
-    threads: Option<i64>,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    per_group(py, Metric::Mrr, scores, gold, offsets, threads)
+per_group_metric! {
+    /// Per-group Pearson correlation of scores and gold (NaN where either side is constant).
+    pearson => Metric::Pearson;
+    /// Per-group Spearman rank correlation (NaN where either side is constant).
+    spearman => Metric::Spearman;
+    /// Per-group Kendall tau-b (NaN where either side is constant).
+    kendall_tau_b => Metric::KendallTauB;
+    /// Per-group Chatterjee xi(X = scores, Y = gold) (NaN where gold is constant).
+    chatterjee_xi => Metric::ChatterjeeXi;
+    /// Per-group reciprocal gold rank of the proxy's top pick (NaN where gold is constant).
+    mrr => Metric::Mrr;
 }
 
 /// Per-group NDCG (optionally cut at k) of the proxy's ranking (NaN where gold is constant).
