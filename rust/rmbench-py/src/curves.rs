@@ -7,7 +7,7 @@
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use rmbench_core::{Groups, Result, Score};
+use rmbench_core::{BestOfNSummary, Groups, Result, Score};
 
 use crate::convert::{count, metric_err, readonly1, slice, Scores};
 
@@ -69,21 +69,12 @@ pub(crate) fn best_of_n_curves<'py>(
 /// proxy_gain, oracle_gain, ndr, n_groups).
 #[pyfunction]
 #[pyo3(signature = (proxy, oracle, offsets))]
-#[allow(clippy::type_complexity)]
 pub(crate) fn best_of_n_summary<'py>(
     py: Python<'py>,
     proxy: &Bound<'py, PyAny>,
     oracle: &Bound<'py, PyAny>,
     offsets: &Bound<'py, PyAny>,
-) -> PyResult<(
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<i64>>,
-)> {
+) -> PyResult<SummaryArrays<'py>> {
     let proxy = readonly1::<f64>(proxy, "proxy", "float64")?;
     let oracle = readonly1::<f64>(oracle, "oracle", "float64")?;
     let offsets = readonly1::<i64>(offsets, "offsets", "int64")?;
@@ -93,9 +84,25 @@ pub(crate) fn best_of_n_summary<'py>(
         let groups = Groups::new(offsets, proxy.len())?;
         rmbench_core::best_of_n_summary(proxy, oracle, &groups)
     })?;
+    Ok(summary_arrays(py, s))
+}
+
+/// A [`BestOfNSummary`] as NumPy arrays: (mean_proxy, mean_oracle, mean_e1, proxy_gain,
+/// oracle_gain, ndr, n_groups), the order `_core.pyi` documents.
+pub(crate) type SummaryArrays<'py> = (
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+pub(crate) fn summary_arrays(py: Python<'_>, s: BestOfNSummary) -> SummaryArrays<'_> {
     // Group counts are at most the number of groups: far below i64::MAX.
     let n_groups = s.n_groups.iter().map(|&c| c as i64).collect();
-    Ok((
+    (
         PyArray1::from_vec(py, s.mean_proxy),
         PyArray1::from_vec(py, s.mean_oracle),
         PyArray1::from_vec(py, s.mean_e1),
@@ -103,7 +110,7 @@ pub(crate) fn best_of_n_summary<'py>(
         PyArray1::from_vec(py, s.oracle_gain),
         PyArray1::from_vec(py, s.ndr),
         PyArray1::from_vec(py, n_groups),
-    ))
+    )
 }
 
 /// KL(n) = log n - (n - 1) / n elementwise (NaN where n < 1 or not finite).

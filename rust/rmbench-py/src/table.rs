@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use rmbench_core::{Groups, MetricTable, Score, TableSpec};
 
 use crate::convert::{count, readonly1, slice, Scores};
-use crate::curves::{detached, threads_arg};
+use crate::curves::{detached, summary_arrays, threads_arg, SummaryArrays};
 
 fn table_impl<S: Score>(
     py: Python<'_>,
@@ -42,15 +42,7 @@ pub(crate) fn metric_table<'py>(
     Vec<String>,
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray1<f64>>,
-    (
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<i64>>,
-    ),
+    SummaryArrays<'py>,
 )> {
     let scores = Scores::extract(scores)?;
     let gold = readonly1::<f64>(gold, "gold", "float64")?;
@@ -72,21 +64,10 @@ pub(crate) fn metric_table<'py>(
     };
     let n_groups = offsets.len().saturating_sub(1);
     let rows = PyArray1::from_vec(py, t.rows).reshape([n_groups, t.names.len()])?;
-    let c = t.curve;
-    // Group counts are at most the number of groups: far below i64::MAX.
-    let n_with = c.n_groups.iter().map(|&k| k as i64).collect();
     Ok((
         t.names,
         rows,
         PyArray1::from_vec(py, t.calibration),
-        (
-            PyArray1::from_vec(py, c.mean_proxy),
-            PyArray1::from_vec(py, c.mean_oracle),
-            PyArray1::from_vec(py, c.mean_e1),
-            PyArray1::from_vec(py, c.proxy_gain),
-            PyArray1::from_vec(py, c.oracle_gain),
-            PyArray1::from_vec(py, c.ndr),
-            PyArray1::from_vec(py, n_with),
-        ),
+        summary_arrays(py, t.curve),
     ))
 }
