@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from core_cases import BAD_GROUPED_INPUTS, Case, assert_close, pooled_groups
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
@@ -21,8 +22,6 @@ from rmbench import _core, metrics
 from rmbench.metrics import accuracy as metrics_accuracy
 
 SETTINGS = settings(derandomize=True, max_examples=150, deadline=None)
-
-Case = tuple[NDArray[Any], NDArray[np.float64], NDArray[np.int64]]
 
 
 # ---------------------------------------------------------------------------- reference
@@ -65,26 +64,8 @@ def ref_best_of_n(
 # ---------------------------------------------------------------------------- strategies
 
 
-@st.composite
-def grouped_case(draw: st.DrawFn, dtype: type[np.floating[Any]], max_size: int = 9) -> Case:
-    """Ragged groups whose scores and gold mostly come from small pools (hence many ties)."""
-    sizes = draw(st.lists(st.integers(2, max_size), max_size=12))
-    n = sum(sizes)
-    width = 32 if dtype is np.float32 else 64
-    any_score = st.floats(allow_nan=False, allow_infinity=False, width=width)
-    score_pool = draw(st.lists(any_score, min_size=1, max_size=4))
-    scores = draw(
-        st.lists(st.one_of(st.sampled_from(score_pool), any_score), min_size=n, max_size=n)
-    )
-    grades = draw(st.sampled_from([[0.0, 1.0], [0.0, 0.5, 1.0, 2.0], [-1.5, 0.0, 3.25], [1.0]]))
-    gold = draw(st.lists(st.sampled_from(grades), min_size=n, max_size=n))
-    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
-    return np.array(scores, dtype=dtype), np.array(gold, dtype=np.float64), offsets
-
-
-def assert_close(got: NDArray[np.float64], want: NDArray[np.float64]) -> None:
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, equal_nan=True)
+def grouped_case(dtype: type[np.floating[Any]]) -> st.SearchStrategy[Case]:
+    return pooled_groups(dtype)
 
 
 # ---------------------------------------------------------------------------- properties
@@ -201,44 +182,8 @@ def test_no_groups() -> None:
 
 # ---------------------------------------------------------------------------- errors
 
-GOOD_OFFSETS = [0, 2, 4, 6]
 
-
-@pytest.mark.parametrize(
-    ("scores", "gold", "offsets", "match"),
-    [
-        (
-            [1, 0, 1, 0, 1, np.nan],
-            [1, 0, 1, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value NaN in `scores` at group 2, candidate 1 \(flat index 5\)",
-        ),
-        (
-            [1, 0, 1, np.inf, 1, 0],
-            [1, 0, 1, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value inf in `scores` at group 1, candidate 1",
-        ),
-        (
-            [1, 0, 1, 0, 1, 0],
-            [1, 0, -np.inf, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value -inf in `gold` at group 1, candidate 0",
-        ),
-        (
-            [1, 0, 1, 0, 1, 0],
-            [1, 0, 1, 0, 1, 0],
-            [0, 4, 1, 6],
-            r"non-decreasing, but offsets\[2\] = 1 < offsets\[1\] = 4",
-        ),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [1, 4], r"must start at 0, got offsets\[0\] = 1"),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [0, 2, 3], r"must end at the number of candidates \(4\)"),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [], r"`offsets` is empty"),
-        ([1, 0, 1, 0, 1], [1, 0, 1, 0, 1], [0, 2, 3, 5], r"group 1 has 1 candidate\(s\)"),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [0, 2, 2, 4], r"group 1 has 0 candidate\(s\)"),
-        ([1, 0, 1, 0], [1, 0, 1], [0, 2, 4], r"`scores` has 4 elements but `gold` has 3"),
-    ],
-)
+@pytest.mark.parametrize(("scores", "gold", "offsets", "match"), BAD_GROUPED_INPUTS)
 @pytest.mark.parametrize("metric", ["pairwise", "best_of_n"])
 def test_bad_inputs_name_the_offender(
     scores: list[float], gold: list[float], offsets: list[int], match: str, metric: str

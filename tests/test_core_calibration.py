@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from core_cases import Case, assert_close, pooled_groups
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
@@ -26,8 +27,6 @@ from rmbench.metrics import calibration as cal
 
 SETTINGS = settings(derandomize=True, max_examples=80, deadline=None)
 EPS = np.finfo(np.float64).eps
-
-Case = tuple[NDArray[Any], NDArray[np.float64], NDArray[np.int64]]
 
 
 # ---------------------------------------------------------------------------- references
@@ -95,28 +94,8 @@ def mean_nll(margin: NDArray[np.float64], y: NDArray[np.float64], w: float) -> f
 # ---------------------------------------------------------------------------- strategies
 
 
-@st.composite
-def grouped_case(draw: st.DrawFn, dtype: type[np.floating[Any]], max_size: int = 9) -> Case:
-    """Ragged groups whose scores and gold mostly come from small pools (hence many ties)."""
-    sizes = draw(st.lists(st.integers(2, max_size), max_size=10))
-    n = sum(sizes)
-    width = 32 if dtype is np.float32 else 64
-    any_score = st.floats(-50.0, 50.0, width=width)
-    score_pool = draw(st.lists(any_score, min_size=1, max_size=4))
-    scores = draw(
-        st.lists(st.one_of(st.sampled_from(score_pool), any_score), min_size=n, max_size=n)
-    )
-    grades = draw(st.sampled_from([[0.0, 1.0], [0.0, 0.5, 1.0, 2.0], [-1.5, 0.0, 3.25], [1.0]]))
-    gold = draw(st.lists(st.sampled_from(grades), min_size=n, max_size=n))
-    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
-    return np.array(scores, dtype=dtype), np.array(gold, dtype=np.float64), offsets
-
-
-def assert_close(got: Any, want: Any, atol: float = 1e-9) -> None:
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, rtol=0, atol=atol, equal_nan=True)
+def grouped_case(dtype: type[np.floating[Any]]) -> st.SearchStrategy[Case]:
+    return pooled_groups(dtype, max_groups=10, score_bounds=(-50.0, 50.0))
 
 
 # ---------------------------------------------------------------------------- statistics

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from core_cases import BAD_GROUPED_INPUTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
@@ -277,43 +278,8 @@ def test_no_groups() -> None:
 
 # ---------------------------------------------------------------------------- errors
 
-GOOD_OFFSETS = [0, 2, 4, 6]
 
-
-@pytest.mark.parametrize(
-    ("scores", "gold", "offsets", "match"),
-    [
-        (
-            [1, 0, 1, 0, 1, np.nan],
-            [1, 0, 1, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value NaN in `scores` at group 2, candidate 1 \(flat index 5\)",
-        ),
-        (
-            [1, 0, 1, np.inf, 1, 0],
-            [1, 0, 1, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value inf in `scores` at group 1, candidate 1",
-        ),
-        (
-            [1, 0, 1, 0, 1, 0],
-            [1, 0, -np.inf, 0, 1, 0],
-            GOOD_OFFSETS,
-            r"non-finite value -inf in `gold` at group 1, candidate 0",
-        ),
-        (
-            [1, 0, 1, 0, 1, 0],
-            [1, 0, 1, 0, 1, 0],
-            [0, 4, 1, 6],
-            r"non-decreasing, but offsets\[2\] = 1 < offsets\[1\] = 4",
-        ),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [1, 4], r"must start at 0, got offsets\[0\] = 1"),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [0, 2, 3], r"must end at the number of candidates \(4\)"),
-        ([1, 0, 1, 0], [1, 0, 1, 0], [], r"`offsets` is empty"),
-        ([1, 0, 1, 0, 1], [1, 0, 1, 0, 1], [0, 2, 3, 5], r"group 1 has 1 candidate\(s\)"),
-        ([1, 0, 1, 0], [1, 0, 1], [0, 2, 4], r"`scores` has 4 elements but `gold` has 3"),
-    ],
-)
+@pytest.mark.parametrize(("scores", "gold", "offsets", "match"), BAD_GROUPED_INPUTS)
 @pytest.mark.parametrize("metric", ALL, ids=ALL_IDS)
 def test_bad_inputs_name_the_offender(
     scores: list[float], gold: list[float], offsets: list[int], match: str, metric: Any
