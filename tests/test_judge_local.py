@@ -255,6 +255,8 @@ def test_options_are_checked(judges, tmp_path: Path) -> None:
     cases = [
         (ScorerOptions(), "option --model is required"),
         (ScorerOptions(model=path, truncate=True), "option --truncate"),
+        (ScorerOptions(model=path, max_batch_size=0), "option --max-batch-size"),
+        (ScorerOptions(model=path, max_tokens_per_batch=0), "option --max-tokens-per-batch"),
         (ScorerOptions(model=path, extra={"base_url": "http://x"}), "option -O base_url"),
         (ScorerOptions(model=path, extra={"top_logprobs": "5"}), "option -O top_logprobs"),
         (ScorerOptions(model=path, extra={"mode": "listwise"}), "option -O mode"),

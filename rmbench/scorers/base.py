@@ -68,6 +68,13 @@ class ScorerOptions:
     revision: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def check_batching(self) -> None:
+        """Refuse batch limits below 1 (for scorers that batch inputs through a model)."""
+        if self.max_tokens_per_batch < 1:
+            raise UsageError("option --max-tokens-per-batch must be at least 1")
+        if self.max_batch_size < 1:
+            raise UsageError("option --max-batch-size must be at least 1")
+
     def reject_unused(self, scorer: str, flags: Mapping[str, str], why: str) -> None:
         """Refuse the common options a scorer has no use for, when set away from their
         defaults (``flags``: field name -> its command-line flag), so that none is accepted and

@@ -28,12 +28,12 @@ import numpy as np
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import over_length, pack_by_token_budget
+from rmbench.scorers.loading import model_max_length
 from rmbench.scorers.response_tokens import ResponseTokenizer, ResponseTokens
 
 SCORER_NAME = "dpo"
 EXTRA_OPTIONS = ("ref_model", "variant", "beta", "attn_implementation")
 VARIANTS = ("dpo", "sum", "mean", "norm")
-_UNBOUNDED_MAX_LENGTH = 10**8
 
 
 class DPOFactory:
@@ -86,20 +86,6 @@ def reward(variant: str, beta: float, policy: np.ndarray, reference: np.ndarray 
     return beta * -float(np.linalg.norm(policy))
 
 
-def _max_length(tokenizer: Any, *configs: Any) -> int | None:
-    limits = []
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < _UNBOUNDED_MAX_LENGTH:
-        limits.append(tok_limit)
-    for config in configs:
-        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-            value = getattr(config, attr, None)
-            if isinstance(value, int) and value > 0:
-                limits.append(value)
-                break
-    return min(limits) if limits else None
-
-
 class DPOScorer:
     """A policy (and, for ``dpo``, a reference) causal LM scoring by token-budget batches."""
 
@@ -122,7 +108,7 @@ class DPOScorer:
         self.dtype = dtype
         self.responses = ResponseTokenizer(tokenizer, options.chat_template)
         configs = [policy.config] + ([reference.config] if reference is not None else [])
-        self.max_length = _max_length(tokenizer, *configs)
+        self.max_length = model_max_length(tokenizer, *configs)
         self._fingerprints = fingerprints
         pad = tokenizer.pad_token_id
         # Right padding under causal attention: real tokens never see pads, so any id will do.
@@ -134,10 +120,7 @@ class DPOScorer:
         _, _, ref_model = parse_variant_and_beta(options)
         if not options.model:
             raise UsageError(f"option --model is required by scorer {SCORER_NAME!r} (the policy)")
-        if options.max_tokens_per_batch < 1:
-            raise UsageError("option --max-tokens-per-batch must be at least 1")
-        if options.max_batch_size < 1:
-            raise UsageError("option --max-batch-size must be at least 1")
+        options.check_batching()
         from transformers.utils import logging as hf_logging
 
         from rmbench.run.fingerprint import model_fingerprint

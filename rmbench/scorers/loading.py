@@ -12,6 +12,25 @@ from typing import Any
 
 from rmbench.errors import ModelError
 
+#: Tokenizers without a length limit report one of about 1e30.
+_UNBOUNDED_MAX_LENGTH = 10**8
+
+
+def model_max_length(tokenizer: Any, *configs: Any) -> int | None:
+    """The longest input every one of ``configs`` and the tokenizer accept (None: no limit
+    known), so an over-long input is refused before the model fails on it mid-run."""
+    limits = []
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < _UNBOUNDED_MAX_LENGTH:
+        limits.append(tok_limit)
+    for config in configs:
+        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, attr, None)
+            if isinstance(value, int) and value > 0:
+                limits.append(value)
+                break
+    return min(limits) if limits else None
+
 
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message (transformers' are often many lines long)."""

@@ -26,11 +26,10 @@ from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.chat_format import ChatFormatter
-from rmbench.scorers.loading import first_line, load_trained
+from rmbench.scorers.loading import first_line, load_trained, model_max_length
 
 SCORER_NAME = "seq-classifier"
 EXTRA_OPTIONS = ("attn_implementation",)
-_UNBOUNDED_MAX_LENGTH = 10**8  # tokenizers report ~1e30 when they have no limit
 
 
 class SequenceClassifierFactory:
@@ -42,19 +41,6 @@ class SequenceClassifierFactory:
 
     def create(self, options: ScorerOptions) -> SequenceClassifierScorer:
         return SequenceClassifierScorer.load(options)
-
-
-def _model_max_length(tokenizer: Any, config: Any) -> int | None:
-    limits = []
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < _UNBOUNDED_MAX_LENGTH:
-        limits.append(tok_limit)
-    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int) and value > 0:
-            limits.append(value)
-            break
-    return min(limits) if limits else None
 
 
 class SequenceClassifierScorer:
@@ -75,7 +61,7 @@ class SequenceClassifierScorer:
         self.device = device
         self.dtype = dtype
         self.formatter = ChatFormatter(tokenizer, options.chat_template)
-        self.max_length = _model_max_length(tokenizer, model.config)
+        self.max_length = model_max_length(tokenizer, model.config)
         self._fingerprint = fingerprint
         self._configured_pad_id = model.config.pad_token_id
         if self._configured_pad_id is None and tokenizer.pad_token_id is not None:
@@ -88,10 +74,7 @@ class SequenceClassifierScorer:
         options.reject_unknown_extra(SCORER_NAME, EXTRA_OPTIONS)
         if not options.model:
             raise UsageError(f"option --model is required by scorer {SCORER_NAME!r}")
-        if options.max_tokens_per_batch < 1:
-            raise UsageError("option --max-tokens-per-batch must be at least 1")
-        if options.max_batch_size < 1:
-            raise UsageError("option --max-batch-size must be at least 1")
+        options.check_batching()
         import torch  # noqa: F401  (heavy import only when a scorer is actually built)
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging

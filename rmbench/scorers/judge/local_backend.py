@@ -273,13 +273,14 @@ class JudgeLocalFactory:
         options.reject_unused(
             SCORER_NAME,
             _REFUSED,
-            ("never truncates a judge prompt (a judge that cannot see an answer cannot judge it)"),
+            "never truncates a judge prompt (a judge that cannot see an answer cannot judge it)",
         )
         if not options.model:
             raise UsageError(
                 f"option --model is required by scorer {SCORER_NAME!r} (a causal LM: a local "
                 "directory or a name in the Hugging Face cache)"
             )
+        options.check_batching()
         return JudgeLocalScorer(options, JudgeSettings.from_options(options))
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import over_length, pack_by_token_budget
-from rmbench.scorers.dpo import _max_length
+from rmbench.scorers.loading import model_max_length
 from rmbench.scorers.prm.aggregate import aggregate, parse_aggregation
 from rmbench.scorers.prm.heads import LM, load_prm, single_token_id, tag_probabilities
 from rmbench.scorers.prm.locate import StepTokenizer, StepTokens
@@ -146,7 +146,7 @@ class PRMScorer:
             )
             if self.good_bad[0] == self.good_bad[1]:
                 raise UsageError("options -O good_token and -O bad_token: both are the same token")
-        self.max_length = _max_length(tokenizer, model.config)
+        self.max_length = model_max_length(tokenizer, model.config)
         self.share_prefixes = is_causal(model.config)
         self._fingerprint = fingerprint
         pad = tokenizer.pad_token_id
@@ -160,10 +160,7 @@ class PRMScorer:
         parse_settings(options)  # option errors before the model is loaded
         if not options.model:
             raise UsageError(f"option --model is required by scorer {SCORER_NAME!r}")
-        if options.max_tokens_per_batch < 1:
-            raise UsageError("option --max-tokens-per-batch must be at least 1")
-        if options.max_batch_size < 1:
-            raise UsageError("option --max-batch-size must be at least 1")
+        options.check_batching()
         from transformers.utils import logging as hf_logging
 
         from rmbench.run.fingerprint import model_fingerprint
