@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import ModelError
-from rmbench.scorers.loading import first_line, load_trained
+from rmbench.scorers.loading import load_config, load_tokenizer, load_trained
 from rmbench.scorers.response_tokens import ResponseTokens
 
 
@@ -40,27 +40,17 @@ def load_causal_lm(
     Refuses checkpoints whose architecture is a classifier (their LM head would be random) and
     checkpoints that lack trained weights for any parameter.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     common = {"revision": revision, "trust_remote_code": trust_remote_code}
-    try:
-        config = AutoConfig.from_pretrained(name, **common)
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option {option}: cannot load a model config from {name!r} ({first_line(error)})"
-        ) from None
+    config = load_config(name, option, **common)
     architectures = getattr(config, "architectures", None) or []
     if architectures and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
         raise ModelError(
             f"option {option}: model {name!r} is a {', '.join(architectures)}, not a causal "
             "language model (it has no language-modelling head)"
         )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name, **common)
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option {option}: cannot load a tokenizer from {name!r} ({first_line(error)})"
-        ) from None
+    tokenizer = load_tokenizer(name, option, **common)
     kwargs: dict[str, Any] = {"dtype": dtype, **common}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation

@@ -38,6 +38,31 @@ def first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def load_config(name: str, option: str, **kwargs: Any) -> Any:
+    """``AutoConfig.from_pretrained(name, **kwargs)``, or a one-line :class:`ModelError`."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as error:
+        raise ModelError(
+            f"option {option}: cannot load a model config from {name!r} ({first_line(error)})"
+        ) from None
+
+
+def load_tokenizer(name: str, option: str, **kwargs: Any) -> Any:
+    """``AutoTokenizer.from_pretrained(name, **kwargs)``, or a one-line :class:`ModelError`
+    (a tokenizer class that cannot be built from the files raises TypeError too)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name, **kwargs)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelError(
+            f"option {option}: cannot load a tokenizer from {name!r} ({first_line(error)})"
+        ) from None
+
+
 def load_trained(
     loader: Any, name: str, option: str, *, what: str, consequence: str = "", **kwargs: Any
 ) -> Any:

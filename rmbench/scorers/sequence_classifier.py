@@ -26,7 +26,7 @@ from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.batching import over_length, pack_by_token_budget
 from rmbench.scorers.chat_format import ChatFormatter
-from rmbench.scorers.loading import first_line, load_trained, model_max_length
+from rmbench.scorers.loading import load_config, load_tokenizer, load_trained, model_max_length
 
 SCORER_NAME = "seq-classifier"
 EXTRA_OPTIONS = ("attn_implementation",)
@@ -76,7 +76,7 @@ class SequenceClassifierScorer:
             raise UsageError(f"option --model is required by scorer {SCORER_NAME!r}")
         options.check_batching()
         import torch  # noqa: F401  (heavy import only when a scorer is actually built)
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
 
         from rmbench.run.fingerprint import model_fingerprint
@@ -86,13 +86,7 @@ class SequenceClassifierScorer:
         device = resolve_device(options.device)
         dtype = resolve_dtype(options.dtype, device)
         common = {"revision": options.revision, "trust_remote_code": options.trust_remote_code}
-        try:
-            config = AutoConfig.from_pretrained(options.model, **common)
-        except (OSError, ValueError) as error:
-            raise ModelError(
-                f"option --model: cannot load a model config from {options.model!r} "
-                f"({first_line(error)})"
-            ) from None
+        config = load_config(options.model, "--model", **common)
         architectures = getattr(config, "architectures", None) or []
         if architectures and not any(
             a.endswith("ForSequenceClassification") for a in architectures
@@ -106,12 +100,7 @@ class SequenceClassifierScorer:
                 f"model {options.model!r} has a {config.num_labels}-label head; a scalar reward "
                 "model needs exactly one label"
             )
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(options.model, **common)
-        except (OSError, ValueError) as error:
-            raise ModelError(
-                f"option --model: cannot load a tokenizer from {options.model!r} ({first_line(error)})"
-            ) from None
+        tokenizer = load_tokenizer(options.model, "--model", **common)
         load_kwargs: dict[str, Any] = {"dtype": dtype, **common}
         if "attn_implementation" in options.extra:
             load_kwargs["attn_implementation"] = options.extra["attn_implementation"]

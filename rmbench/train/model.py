@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from rmbench.errors import ModelError
+from rmbench.scorers.loading import first_line, load_config, load_tokenizer
 
 DEDICATED_PAD = "<|rmbench_pad|>"
 
@@ -34,23 +35,13 @@ class LoadedBase:
     new_head: bool
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def load_base(base: str, seed: int, trust_remote_code: bool = False) -> LoadedBase:
     """Load ``base`` with a one-label score head (see module docstring); one-line errors."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    try:
-        config = AutoConfig.from_pretrained(base, num_labels=1, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option --base: cannot load a model config from {base!r} ({_first_line(error)})"
-        ) from None
+    config = load_config(base, "--base", num_labels=1, trust_remote_code=trust_remote_code)
     remote_head = "AutoModelForSequenceClassification" in (getattr(config, "auto_map", None) or {})
     if not remote_head and type(config) not in AutoModelForSequenceClassification._model_mapping:
         raise ModelError(
@@ -58,12 +49,7 @@ def load_base(base: str, seed: int, trust_remote_code: bool = False) -> LoadedBa
             "sequence-classification score head (transformers has no "
             "AutoModelForSequenceClassification for it)"
         )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, TypeError) as error:
-        raise ModelError(
-            f"option --base: cannot load a tokenizer from {base!r} ({_first_line(error)})"
-        ) from None
+    tokenizer = load_tokenizer(base, "--base", trust_remote_code=trust_remote_code)
     torch.manual_seed(seed)  # a new score head (and a new pad embedding) depends on the seed
     prev_verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "newly initialized: score.weight" is expected here
@@ -79,7 +65,7 @@ def load_base(base: str, seed: int, trust_remote_code: bool = False) -> LoadedBa
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(
             f"option --base: {base!r} (model type {getattr(config, 'model_type', '?')!r}) cannot "
-            f"take a sequence-classification score head ({_first_line(error)})"
+            f"take a sequence-classification score head ({first_line(error)})"
         ) from None
     finally:
         hf_logging.set_verbosity(prev_verbosity)

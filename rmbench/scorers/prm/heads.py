@@ -24,7 +24,7 @@ import numpy as np
 
 from rmbench.errors import ModelError
 from rmbench.scorers.causal_lm import load_causal_lm, supports_logits_to_keep
-from rmbench.scorers.loading import first_line, load_trained
+from rmbench.scorers.loading import load_config, load_tokenizer, load_trained
 from rmbench.scorers.prm.locate import StepTokens
 
 LM = "lm"
@@ -63,15 +63,10 @@ def load_prm(
     attn_implementation: str | None,
 ) -> tuple[Any, Any, str]:
     """``(model, tokenizer, kind)``; one-line :class:`ModelError` for anything unusable."""
-    from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModel, AutoModelForTokenClassification
 
     common = {"revision": revision, "trust_remote_code": trust_remote_code}
-    try:
-        config = AutoConfig.from_pretrained(name, **common)
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option --model: cannot load a model config from {name!r} ({first_line(error)})"
-        ) from None
+    config = load_config(name, "--model", **common)
     kind = head_kind(name, config)
     if kind == LM:
         model, tokenizer = load_causal_lm(
@@ -83,12 +78,7 @@ def load_prm(
             attn_implementation=attn_implementation,
         )
         return model, tokenizer, kind
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name, **common)
-    except (OSError, ValueError) as error:
-        raise ModelError(
-            f"option --model: cannot load a tokenizer from {name!r} ({first_line(error)})"
-        ) from None
+    tokenizer = load_tokenizer(name, "--model", **common)
     kwargs: dict[str, Any] = {"dtype": dtype, **common}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
