@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from run_helpers import WORDS
 from tiny_models import CHAT_SPECIALS, make_chat_tokenizer, tiny_llama_config
 from transformers import (
     BertConfig,
@@ -131,3 +134,20 @@ def make_tiny_remote_code_prm(path: Path, texts: Iterable[str], *, seed: int = 0
     saved["auto_map"] = {"AutoModel": "modeling_tiny_prm.TinyForProcessRewardModel"}
     config_path.write_text(json.dumps(saved, indent=2))
     return path
+
+
+def random_solutions(
+    subset: str, count: int, seed: int, max_steps: int, max_words: int
+) -> list[dict[str, Any]]:
+    """ProcessBench rows of random words: even rows all correct (label -1), odd rows with a
+    random first error."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(count):
+        n = int(rng.integers(1, max_steps))
+        steps = [" ".join(rng.choice(WORDS, int(rng.integers(2, max_words)))) for _ in range(n)]
+        label = -1 if i % 2 == 0 else int(rng.integers(0, n))
+        rows.append(
+            {"id": f"{subset}-{i}", "problem": f"tok{i} answer{i}?", "steps": steps, "label": label}
+        )
+    return rows

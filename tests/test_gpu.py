@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from prm_models import TAG, make_tiny_prm
+from prm_models import TAG, make_tiny_prm, random_solutions
 from run_helpers import WORDS, run_cli, synthetic_pairs, write_jsonl
 from scipy.stats import spearmanr
 from test_scorer_dpo import make_tiny_causal_llamas
@@ -77,15 +77,7 @@ def test_dpo_on_gpu(tmp_path: Path, capsys: pytest.CaptureFixture[str], pairs: P
 
 
 def test_prm_on_gpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rng = np.random.default_rng(11)
-    rows = []
-    for i in range(24):
-        n = int(rng.integers(1, 7))
-        steps = [" ".join(rng.choice(WORDS, int(rng.integers(2, 8)))) for _ in range(n)]
-        label = -1 if i % 2 == 0 else int(rng.integers(0, n))
-        rows.append(
-            {"id": f"math-{i}", "problem": f"tok{i} answer{i}?", "steps": steps, "label": label}
-        )
+    rows = random_solutions("math", 24, seed=11, max_steps=7, max_words=8)
     data = tmp_path / "math.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     texts = [" ".join(WORDS)] * 20 + [" ".join(r["steps"]) for r in rows]

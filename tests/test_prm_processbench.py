@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from prm_models import TAG, make_tiny_prm
+from prm_models import TAG, make_tiny_prm, random_solutions
 from run_helpers import WORDS, run_cli
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -200,15 +200,7 @@ def hand_step_scores(model_dir: Path, problem: str, steps: list[str]) -> np.ndar
 def test_rmbench_run_processbench_with_prm_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rng = np.random.default_rng(7)
-    rows = []
-    for i in range(10):
-        n = int(rng.integers(1, 6))
-        steps = [" ".join(rng.choice(WORDS, int(rng.integers(2, 6)))) for _ in range(n)]
-        label = -1 if i % 2 == 0 else int(rng.integers(0, n))
-        rows.append(
-            {"id": f"gsm8k-{i}", "problem": f"tok{i} answer{i}?", "steps": steps, "label": label}
-        )
+    rows = random_solutions("gsm8k", 10, seed=7, max_steps=6, max_words=6)
     data = tmp_path / "gsm8k.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     texts = [" ".join(WORDS)] * 20 + [" ".join(r["steps"]) for r in rows]
