@@ -9,6 +9,7 @@ longest-first means an out-of-memory error shows up in the first batch, not afte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,3 +76,21 @@ def over_length(
             f"scored. {remedy}"
         )
     return over
+
+
+def padded_batch(
+    rows: Sequence[Sequence[int] | np.ndarray], pad_id: int, *, left: bool = False
+) -> tuple[Any, Any]:
+    """``(input_ids, attention_mask)`` long tensors of ``rows`` padded to the longest with
+    ``pad_id``: on the right for scoring (under a causal mask real tokens never see the pads),
+    on the left for generation (every row's next token comes at the same position)."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        input_ids[r, span] = torch.as_tensor(row, dtype=torch.long)
+        attention[r, span] = 1
+    return input_ids, attention

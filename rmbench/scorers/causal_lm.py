@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import ModelError
+from rmbench.scorers.batching import padded_batch
 from rmbench.scorers.loading import load_config, load_tokenizer, load_trained
 from rmbench.scorers.response_tokens import ResponseTokens
 
@@ -74,12 +75,8 @@ def response_logprobs(
     import torch
 
     lengths = [len(r.ids) for r in rows]
-    width = max(lengths)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        input_ids[i, : lengths[i]] = torch.from_numpy(r.ids)
-        attention[i, : lengths[i]] = 1
+    input_ids, attention = padded_batch([r.ids for r in rows], pad_id)
+    width = input_ids.shape[1]
     # Position p's logits predict token p + 1: the first position needed is one before the
     # earliest response token of the batch.
     first = min(r.response_start for r in rows) - 1

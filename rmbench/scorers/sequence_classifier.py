@@ -24,7 +24,7 @@ import numpy as np
 
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
-from rmbench.scorers.batching import over_length, pack_by_token_budget
+from rmbench.scorers.batching import over_length, pack_by_token_budget, padded_batch
 from rmbench.scorers.chat_format import ChatFormatter
 from rmbench.scorers.loading import load_config, load_tokenizer, load_trained, model_max_length
 
@@ -205,13 +205,7 @@ class SequenceClassifierScorer:
             lengths, self.options.max_tokens_per_batch, self.options.max_batch_size
         )
         for batch in batches:
-            width = int(lengths[batch].max())
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, index in enumerate(batch):
-                n = int(lengths[index])
-                input_ids[row, :n] = torch.from_numpy(ids[index])
-                attention[row, :n] = 1
+            input_ids, attention = padded_batch([ids[i] for i in batch], pad_id)
             with torch.inference_mode():
                 logits = self.model(
                     input_ids=input_ids.to(self.device),

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rmbench.scorers.batching import padded_batch
 from rmbench.scorers.chat_format import ChatFormatter, RenderedInput
 from rmbench.train.pairs import Pair
 
@@ -137,11 +138,6 @@ class Batch:
 def collate(data: TokenizedPairs, indices: Sequence[int], pad_id: int) -> Batch:
     """The batch of pairs ``indices``: chosen rows first, then rejected, right-padded."""
     rows = [data.chosen[i] for i in indices] + [data.rejected[i] for i in indices]
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for k, row in enumerate(rows):
-        input_ids[k, : len(row)] = torch.from_numpy(row)
-        mask[k, : len(row)] = 1
+    input_ids, mask = padded_batch(rows, pad_id)
     margin = torch.from_numpy(data.margin[np.asarray(indices, dtype=np.int64)].copy())
     return Batch(input_ids, mask, margin, int(sum(len(r) for r in rows)))

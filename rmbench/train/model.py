@@ -92,20 +92,6 @@ def disable_dropout(model: Any) -> None:
             module.p = 0.0
 
 
-def max_length_of(tokenizer: Any, config: Any) -> int | None:
-    """The model's maximum input length, from the tokenizer and the position embeddings."""
-    limits = []
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < 10**8:
-        limits.append(tok_limit)
-    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int) and value > 0:
-            limits.append(value)
-            break
-    return min(limits) if limits else None
-
-
 def enable_gradient_checkpointing(model: Any) -> None:
     """Recompute each layer's activations in backward instead of storing them (less memory,
     about a third more compute); non-reentrant, so it works whatever requires grad."""

@@ -267,13 +267,13 @@ def run_training(
 
     from rmbench.run.fingerprint import model_fingerprint
     from rmbench.scorers.chat_format import ChatFormatter
+    from rmbench.scorers.loading import model_max_length
     from rmbench.scorers.torch_runtime import resolve_device
     from rmbench.train.model import (
         checkpointing_active,
         disable_dropout,
         enable_gradient_checkpointing,
         load_base,
-        max_length_of,
         score_head_in_float32,
     )
 
@@ -297,7 +297,7 @@ def run_training(
     head_fp32 = score_head_in_float32(model) if bf16 else None
     model.to(device)
     formatter = ChatFormatter(base.tokenizer, config.chat_template)
-    model_limit = max_length_of(base.tokenizer, model.config)
+    model_limit = model_max_length(base.tokenizer, model.config)
     if (
         config.max_length is not None
         and model_limit is not None

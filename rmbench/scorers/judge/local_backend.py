@@ -28,7 +28,7 @@ import numpy as np
 
 from rmbench.errors import ModelError, ScoringError, UsageError
 from rmbench.scorers.base import ScorerOptions
-from rmbench.scorers.batching import pack_by_token_budget
+from rmbench.scorers.batching import pack_by_token_budget, padded_batch
 from rmbench.scorers.judge.openai_client import ChatResult
 from rmbench.scorers.judge.options import COMMON_OPTIONS, JudgeSettings
 from rmbench.scorers.judge.scorer import JudgeScorer
@@ -128,12 +128,8 @@ class LocalBackend:
         import torch
         from transformers import GenerationConfig
 
-        width = max(len(ids) for ids in rows)
-        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, ids in enumerate(rows):
-            input_ids[r, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[r, width - len(ids) :] = 1
+        input_ids, attention = padded_batch(rows, self.pad_id, left=True)
+        width = input_ids.shape[1]
         config = GenerationConfig(
             max_new_tokens=self.settings.max_tokens,
             do_sample=False,
@@ -234,12 +230,7 @@ class LocalBackend:
         out: list[dict[str, float]] = []
         for start in range(0, len(queries), self.max_batch_size):
             part = queries[start : start + self.max_batch_size]
-            width = max(len(ids) for ids, _ in part)
-            input_ids = torch.full((len(part), width), self.pad_id, dtype=torch.long)
-            attention = torch.zeros((len(part), width), dtype=torch.long)
-            for r, (ids, _) in enumerate(part):
-                input_ids[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                attention[r, : len(ids)] = 1
+            input_ids, attention = padded_batch([ids for ids, _ in part], self.pad_id)
             with torch.inference_mode():
                 logits = self.model(
                     input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import ModelError
+from rmbench.scorers.batching import padded_batch
 from rmbench.scorers.causal_lm import load_causal_lm, supports_logits_to_keep
 from rmbench.scorers.loading import load_config, load_tokenizer, load_trained
 from rmbench.scorers.prm.locate import StepTokens
@@ -131,13 +132,8 @@ def tag_probabilities(
     """
     import torch
 
-    lengths = [len(r.ids) for r in rows]
-    width = max(lengths)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        input_ids[i, : lengths[i]] = torch.from_numpy(r.ids)
-        attention[i, : lengths[i]] = 1
+    input_ids, attention = padded_batch([r.ids for r in rows], pad_id)
+    width = input_ids.shape[1]
     kwargs: dict[str, Any] = {}
     column = np.arange(width)
     if kind == LM and supports_logits_to_keep(model):
