@@ -49,6 +49,19 @@ class ScoredBatch:
     n_tokens: int = 0
 
 
+#: The options that only mean something to a scorer that loads a model itself.
+LOCAL_MODEL_OPTIONS = (
+    "device",
+    "dtype",
+    "max_tokens_per_batch",
+    "max_batch_size",
+    "chat_template",
+    "truncate",
+    "trust_remote_code",
+    "revision",
+)
+
+
 @dataclass(frozen=True)
 class ScorerOptions:
     """Options common to every scorer, plus free-form ``extra`` ones (``-O key=value``).
@@ -75,14 +88,15 @@ class ScorerOptions:
         if self.max_batch_size < 1:
             raise UsageError("option --max-batch-size must be at least 1")
 
-    def reject_unused(self, scorer: str, flags: Mapping[str, str], why: str) -> None:
-        """Refuse the common options a scorer has no use for, when set away from their
-        defaults (``flags``: field name -> its command-line flag), so that none is accepted and
-        ignored; ``why`` says what the scorer does instead ("runs a verifier, not a model")."""
+    def reject_unused(self, scorer: str, unused: Sequence[str], why: str) -> None:
+        """Refuse the common options a scorer has no use for (``unused``: field names), when
+        set away from their defaults, so that none is accepted and ignored; ``why`` says what
+        the scorer does instead ("runs a verifier, not a model")."""
         defaults = ScorerOptions()
         for option in fields(ScorerOptions):
-            flag = flags.get(option.name)
-            if flag and getattr(self, option.name) != getattr(defaults, option.name):
+            name = option.name
+            if name in unused and getattr(self, name) != getattr(defaults, name):
+                flag = "--" + name.replace("_", "-")  # the field's `rmbench run` flag
                 raise UsageError(f"option {flag}: scorer {scorer!r} {why}; leave it out")
 
     def reject_unknown_extra(self, scorer: str, known: Sequence[str] = ()) -> None:

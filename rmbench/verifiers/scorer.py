@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rmbench.errors import UsageError
-from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
+from rmbench.scorers.base import LOCAL_MODEL_OPTIONS, ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.verifiers.base import STATUSES, Verifier, VerifyItem
 from rmbench.verifiers.pool import default_workers, run_checks
 
@@ -26,17 +26,7 @@ EXTRA_OPTIONS = ("verifier", "timeout", "workers")
 DEFAULT_TIMEOUT_S = 10.0
 _BATCH = 16  # results committed to the run's cache this many at a time
 # Options for models, which a verifier does not have: refused unless left at their defaults.
-_MODEL_ONLY = {
-    "model": "--model",
-    "device": "--device",
-    "dtype": "--dtype",
-    "max_tokens_per_batch": "--max-tokens-per-batch",
-    "max_batch_size": "--max-batch-size",
-    "chat_template": "--chat-template",
-    "truncate": "--truncate",
-    "trust_remote_code": "--trust-remote-code",
-    "revision": "--revision",
-}
+_MODEL_ONLY = ("model", *LOCAL_MODEL_OPTIONS)
 
 
 def parse_positive(option: str, text: str, kind: type[int] | type[float]) -> Any:

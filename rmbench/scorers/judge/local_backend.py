@@ -248,7 +248,7 @@ class LocalBackend:
 
 # --------------------------------------------------------------------------- the scorer
 
-_REFUSED = {"truncate": "--truncate"}
+_REFUSED = ("truncate",)
 
 
 class JudgeLocalFactory:

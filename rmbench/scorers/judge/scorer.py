@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from rmbench.errors import UsageError
-from rmbench.scorers.base import ScoredBatch, ScorerOptions, ScoringItem
+from rmbench.scorers.base import LOCAL_MODEL_OPTIONS, ScoredBatch, ScorerOptions, ScoringItem
 from rmbench.scorers.judge.dispatch import RewardBench2, make_mode
 from rmbench.scorers.judge.modes import Judged, Mode, stats_dict
 from rmbench.scorers.judge.openai_client import ChatResult
@@ -50,18 +50,6 @@ EXTRA_OPTIONS = (
     "backoff",
     "top_logprobs",
 )
-# Options of local-model scorers that mean nothing to a remote judge: refused unless left at
-# their defaults, so none is silently accepted and ignored.
-_LOCAL_ONLY = {
-    "device": "--device",
-    "dtype": "--dtype",
-    "max_tokens_per_batch": "--max-tokens-per-batch",
-    "max_batch_size": "--max-batch-size",
-    "chat_template": "--chat-template",
-    "truncate": "--truncate",
-    "trust_remote_code": "--trust-remote-code",
-    "revision": "--revision",
-}
 
 
 class Backend(Protocol):
@@ -229,8 +217,8 @@ class JudgeConfig:
         options.reject_unknown_extra(SCORER_NAME, EXTRA_OPTIONS)
         options.reject_unused(
             SCORER_NAME,
-            _LOCAL_ONLY,
-            ("sends messages to a server, which loads and formats the model itself"),
+            LOCAL_MODEL_OPTIONS,
+            "sends messages to a server, which loads and formats the model itself",
         )
         if not options.model:
             raise UsageError(
