@@ -92,30 +92,15 @@ def make_tiny_llama_rm(
     vocab_size: int = 2000,
 ) -> Path:
     """A decoder reward model (Llama-style, last-token pooling) with a chat template and no pad token."""
-    specials = ["<s>", "</s>", "<unk>"]
-    raw = _train_bpe(texts, vocab_size, specials)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        model_max_length=max_positions,
+    tokenizer = make_chat_tokenizer(
+        texts,
+        LLAMA_CHAT_TEMPLATE,
+        specials=["<s>", "</s>", "<unk>"],
+        max_positions=max_positions,
+        vocab_size=vocab_size,
     )
-    tokenizer.chat_template = LLAMA_CHAT_TEMPLATE
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=raw.get_vocab_size(),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=max_positions,
-        num_labels=1,
-        pad_token_id=None,
-        bos_token_id=raw.token_to_id("<s>"),
-        eos_token_id=raw.token_to_id("</s>"),
-    )
+    config = tiny_llama_config(tokenizer, max_positions, num_labels=1, pad_token_id=None)
     model = LlamaForSequenceClassification(config)
     # A random score head gives near-identical rewards; scale it so pairs are well separated.
     with torch.no_grad():
